@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Install the Debian packages that tapir needs to build and test.
+# Idempotent: a package already installed is left alone, and when nothing is
+# missing the script changes nothing (no apt-get update either).
+set -euo pipefail
+
+pkgs=(
+	build-essential clang lld meson ninja-build pkg-config
+	libpcap-dev zlib1g-dev libxxhash-dev libfyaml-dev libcmocka-dev
+	libzstd-dev libndpi-dev libndpi-bin
+	libclang-rt-14-dev # ASan/UBSan runtimes for clang (a Recommends of clang)
+	tshark tcpdump tcpreplay python3
+)
+
+installed() {
+	[ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" = installed ]
+}
+
+missing=()
+for p in "${pkgs[@]}"; do
+	installed "$p" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+	echo "deps: all ${#pkgs[@]} packages present"
+	exit 0
+fi
+
+echo "deps: installing ${missing[*]}"
+sudo=()
+[ "$(id -u)" -eq 0 ] || sudo=(sudo)
+
+# tshark asks whether non-root users may capture; answer "no" up front so
+# the install never stops at a prompt.
+echo 'wireshark-common wireshark-common/install-setuid boolean false' |
+	"${sudo[@]}" debconf-set-selections
+
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -q
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+	apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -1,0 +1,44 @@
+/* Ethernet II (IEEE 802.3 with EtherType; 802.3 length frames with LLC
+ * are counted as unsupported).
+ *
+ *   0                   1                   2                   3
+ *  +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *  |                  destination MAC (6 bytes)                    |
+ *  +                               +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *  |                               |                               |
+ *  +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+                               +
+ *  |                    source MAC (6 bytes)                       |
+ *  +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *  |          EtherType            |
+ *  +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *
+ * Mirrored frames carry no FCS (AWS strips it). */
+#include <stdio.h>
+
+#include "decode/decode.h"
+
+static enum tp_dec_rc eth_decode(struct tp_dec *d, struct tp_pkt *p,
+				 struct tp_cur *c, enum tp_proto *next)
+{
+	tp_cur_skip(c, 12);
+	uint16_t type = tp_cur_be16(c);
+	if (c->err) {
+		tp_dec_event(d, p, TP_EV_TRUNCATED_LINK_HEADER, "ethernet");
+		return TP_DEC_TRUNCATED;
+	}
+	*next = tp_proto_from_ethertype(type);
+	if (*next == TP_P_NONE) {
+		char addl[16];
+		if (type < 0x0600) /* 802.3 length + LLC: no IP inside that we track */
+			return TP_DEC_UNSUPPORTED;
+		snprintf(addl, sizeof(addl), "0x%04x", type);
+		tp_dec_event(d, p, TP_EV_UNKNOWN_ETHERTYPE, addl);
+		return TP_DEC_UNSUPPORTED;
+	}
+	return TP_DEC_OK;
+}
+
+const struct tp_decoder_ops tp_dec_eth = {
+	.name = "ethernet",
+	.decode = eth_decode,
+};

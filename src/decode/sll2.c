@@ -1,0 +1,65 @@
+/* Linux "cooked" capture v2 (LINKTYPE_LINUX_SLL2, 276), libpcap >= 1.10 on
+ * the "any" device; see tcpdump.org/linktypes/LINKTYPE_LINUX_SLL2.  Unlike
+ * v1 it leads with the protocol type and carries the interface index.
+ *
+ *   0                   1                   2                   3
+ *   0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+ *  +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *  |         Protocol type         |       Reserved (MBZ)          |
+ *  +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *  |                        Interface index                        |
+ *  +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *  |          ARPHRD type          |  Packet type  | LL addr len   |
+ *  +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *  |              Link-layer address (8 bytes, zero padded)        |
+ *  +                                                               +
+ *  |                                                               |
+ *  +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *
+ * The protocol type follows the v1 rules (see sll.c): an EtherType, except
+ * Linux ETH_P_* pseudo-types below 0x0600 and netlink families on
+ * ARPHRD_NETLINK, which are unsupported. */
+#include <stdio.h>
+
+#include "decode/decode.h"
+
+#define SLL2_HDR_LEN 20
+#define ARPHRD_NETLINK 824
+
+/* The layer after a cooked header (the same rule in sll.c). */
+static enum tp_dec_rc sll2_next(struct tp_dec *d, struct tp_pkt *p,
+				uint16_t hatype, uint16_t proto,
+				enum tp_proto *next)
+{
+	char addl[40];
+
+	if (hatype == ARPHRD_NETLINK || proto < 0x0600) {
+		snprintf(addl, sizeof(addl), "sll2 arphrd %u protocol 0x%04x",
+			 (unsigned)hatype, (unsigned)proto);
+		tp_dec_event(d, p, TP_EV_UNKNOWN_ETHERTYPE, addl);
+		return TP_DEC_UNSUPPORTED;
+	}
+	*next = tp_proto_from_ethertype(proto);
+	if (*next == TP_P_NONE) {
+		snprintf(addl, sizeof(addl), "0x%04x", (unsigned)proto);
+		tp_dec_event(d, p, TP_EV_UNKNOWN_ETHERTYPE, addl);
+		return TP_DEC_UNSUPPORTED;
+	}
+	return TP_DEC_OK;
+}
+
+static enum tp_dec_rc sll2_decode(struct tp_dec *d, struct tp_pkt *p,
+				  struct tp_cur *c, enum tp_proto *next)
+{
+	const uint8_t *h = tp_cur_take(c, SLL2_HDR_LEN);
+	if (!h) {
+		tp_dec_event(d, p, TP_EV_TRUNCATED_SLL2, NULL);
+		return TP_DEC_TRUNCATED;
+	}
+	return sll2_next(d, p, tp_load_be16(h + 8), tp_load_be16(h), next);
+}
+
+const struct tp_decoder_ops tp_dec_sll2 = {
+	.name = "sll2",
+	.decode = sll2_decode,
+};

@@ -1,0 +1,246 @@
+/* Worker: dedup, flow table, connection accounting, conn.log. */
+#include "dispatch/worker.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <string.h>
+#include <time.h>
+#include <xxhash.h>
+
+#include "flow/conn.h"
+#include "output/logs.h"
+#include "util/log.h"
+#include "util/mem.h"
+
+#define EXPIRE_EVERY_NS 1000000000ull
+
+static void on_flow_end(void *arg, struct tp_flow *f, enum tp_flow_end why)
+{
+	struct tp_worker *w = arg;
+	(void)why;
+	tp_conn_log_write(&w->conn, f, w->sessions);
+}
+
+int tp_worker_init(struct tp_worker *w, unsigned id,
+		   const struct tp_config *cfg, struct tp_sessions *sessions,
+		   struct tp_log *conn_log, uint64_t max_flows)
+{
+	memset(w, 0, sizeof(*w));
+	w->id = id;
+	w->cfg = cfg;
+	w->sessions = sessions;
+	w->flows = tp_flow_table_new(max_flows, cfg, on_flow_end, w);
+	if (cfg->dedup_enabled)
+		w->dedup = tp_dedup_new(cfg->dedup_table_size,
+					cfg->dedup_window_ns);
+	if (!w->flows || (cfg->dedup_enabled && !w->dedup) ||
+	    tp_rec_init(&w->conn, conn_log, 256 * 1024) < 0) {
+		tp_worker_fini(w);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void tp_worker_fini(struct tp_worker *w)
+{
+	tp_rec_fini(&w->conn);
+	tp_flow_table_free(w->flows);
+	tp_dedup_free(w->dedup);
+	if (w->ring.items)
+		tp_free(w->ring.items,
+			(w->ring.mask + 1) * sizeof(*w->ring.items));
+	w->flows = NULL;
+	w->dedup = NULL;
+	w->ring.items = NULL;
+}
+
+/* The view the connection code reads, rebuilt from a queued item. */
+static void pkt_from_item(struct tp_pkt *p, const struct tp_witem *it)
+{
+	memset(p, 0, sizeof(*p));
+	p->ts_ns = it->ts_ns;
+	p->ipver = it->ipver;
+	p->proto = it->proto;
+	p->ttl = it->ttl;
+	p->truncated = it->truncated;
+	p->ip_len = it->ip_len;
+	p->ip_cap = it->ip_cap;
+	p->ip_hlen = it->ip_hlen;
+	p->l4 = true;
+	p->sport = it->sport;
+	p->dport = it->dport;
+	p->tcp_flags = it->tcp_flags;
+	p->tcp_hlen = it->tcp_hlen;
+	p->tcp_win = it->tcp_win;
+	p->seq = it->seq;
+	p->ack = it->ack;
+	p->payload_len = it->payload_len;
+	p->payload_cap = it->payload_cap;
+	uint8_t s = it->side;
+	p->src = it->key.a[s];
+	p->dst = it->key.a[s ^ 1];
+}
+
+static void new_flow(struct tp_flow *f, const struct tp_witem *it,
+		     const struct tp_pkt *p)
+{
+	XXH128_hash_t u;
+	struct {
+		struct tp_flow_key k;
+		uint64_t ts;
+	} seed = {it->key, it->ts_ns};
+
+	u = XXH3_128bits(&seed, sizeof(seed));
+	f->uid_hi = u.high64;
+	f->uid_lo = (uint32_t)u.low64;
+	f->session = it->session;
+	f->vni = it->vni;
+	f->has_vni = it->has_vni;
+	f->encap = it->encap;
+	uint8_t orig = it->side;
+	if (tp_conn_first_is_resp(p))
+		orig ^= 1;
+	tp_conn_init(&f->conn, orig);
+}
+
+void tp_worker_handle(struct tp_worker *w, const struct tp_witem *it,
+		      const struct tp_pkt *p)
+{
+	struct tp_pkt scratch;
+	bool created;
+
+	if (it->ts_ns > w->now_ns)
+		w->now_ns = it->ts_ns;
+	if (it->kind == TP_WI_TICK || w->now_ns >= w->next_expire_ns) {
+		if (w->next_expire_ns != 0)
+			tp_flow_expire(w->flows, w->now_ns);
+		w->next_expire_ns = w->now_ns + EXPIRE_EVERY_NS;
+	}
+	if (it->kind == TP_WI_END) {
+		tp_flow_flush(w->flows);
+		tp_rec_flush(&w->conn);
+		return;
+	}
+	if (it->kind != TP_WI_PACKET)
+		return;
+
+	if (it->dedup && w->dedup &&
+	    tp_dedup_check(w->dedup, it->dedup, it->ts_ns)) {
+		w->duplicates++;
+		atomic_fetch_add_explicit(
+			&tp_session_get(w->sessions, it->session)->duplicates,
+			1, memory_order_relaxed);
+		return;
+	}
+	w->packets++;
+	if (!p) {
+		pkt_from_item(&scratch, it);
+		p = &scratch;
+	}
+
+	struct tp_flow *f = tp_flow_get(w->flows, &it->key, it->hash,
+					it->ts_ns, &created);
+	if (!created && tp_conn_is_reuse(&f->conn, p)) {
+		tp_flow_end(w->flows, f, TP_FLOW_END_REUSED);
+		f = tp_flow_get(w->flows, &it->key, it->hash, it->ts_ns,
+				&created);
+	}
+	if (created)
+		new_flow(f, it, p);
+	uint64_t missed = f->conn.missed_bytes;
+	bool extends = tp_conn_update(&f->conn, it->side, p);
+	if (f->conn.missed_bytes != missed)
+		w->gaps++;
+	if (it->proto == 6 && (it->tcp_flags & TP_TH_ACK))
+		w->acks++;
+	tp_flow_touch(w->flows, f, extends ? it->ts_ns : f->last_ns);
+}
+
+/* Threaded mode. */
+
+static void *worker_main(void *arg)
+{
+	struct tp_worker *w = arg;
+	struct tp_ring *r = &w->ring;
+	uint64_t tail = 0;
+	unsigned idle = 0;
+
+	for (;;) {
+		uint64_t head = atomic_load_explicit(&r->head,
+						     memory_order_acquire);
+		if (tail == head) {
+			if (++idle < 64) {
+				sched_yield();
+			} else {
+				struct timespec ts = {0, 50000};
+				nanosleep(&ts, NULL);
+			}
+			continue;
+		}
+		idle = 0;
+		while (tail != head) {
+			const struct tp_witem *it = &r->items[tail & r->mask];
+			tp_worker_handle(w, it, NULL);
+			tail++;
+			if (it->kind == TP_WI_END) {
+				atomic_store_explicit(&r->tail, tail,
+						      memory_order_release);
+				return NULL;
+			}
+			if ((tail & 63) == 0)
+				atomic_store_explicit(&r->tail, tail,
+						      memory_order_release);
+		}
+		atomic_store_explicit(&r->tail, tail, memory_order_release);
+	}
+}
+
+int tp_worker_start(struct tp_worker *w, unsigned order)
+{
+	size_t n = (size_t)1 << order;
+	w->ring.items = tp_calloc(n, sizeof(*w->ring.items));
+	if (!w->ring.items)
+		return -ENOMEM;
+	w->ring.mask = n - 1;
+	if (pthread_create(&w->thread, NULL, worker_main, w) != 0)
+		return -EAGAIN;
+	w->running = 1;
+	return 0;
+}
+
+void tp_worker_publish(struct tp_worker *w)
+{
+	atomic_store_explicit(&w->ring.head, w->ring.phead,
+			      memory_order_release);
+}
+
+void tp_worker_push(struct tp_worker *w, const struct tp_witem *it)
+{
+	struct tp_ring *r = &w->ring;
+	while (r->phead - r->ptail > r->mask) {
+		r->ptail = atomic_load_explicit(&r->tail, memory_order_acquire);
+		if (r->phead - r->ptail > r->mask) {
+			/* Reading a file: wait for the worker, lose nothing. */
+			tp_worker_publish(w);
+			sched_yield();
+		}
+	}
+	r->items[r->phead & r->mask] = *it;
+	r->phead++;
+	if ((r->phead & 31) == 0)
+		tp_worker_publish(w);
+}
+
+void tp_worker_join(struct tp_worker *w)
+{
+	struct tp_witem end;
+	if (!w->running)
+		return;
+	memset(&end, 0, sizeof(end));
+	end.kind = TP_WI_END;
+	end.ts_ns = 0;
+	tp_worker_push(w, &end);
+	tp_worker_publish(w);
+	pthread_join(w->thread, NULL);
+	w->running = 0;
+}

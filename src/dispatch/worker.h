@@ -1,0 +1,86 @@
+/* A worker: owns a share of the flows (chosen by the inner-flow hash), its
+ * dedup table, and its conn.log buffer.  It is fed either directly on the
+ * decoding thread (one worker) or through a single-producer ring. */
+#ifndef TP_DISPATCH_WORKER_H
+#define TP_DISPATCH_WORKER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "decode/packet-t.h"
+#include "flow/flow.h"
+#include "mirror/dedup.h"
+#include "mirror/session.h"
+#include "output/writer.h"
+
+enum tp_witem_kind {
+	TP_WI_PACKET = 0,
+	TP_WI_TICK,     /* packet time advanced: expire idle flows */
+	TP_WI_END,      /* end of input: flush and stop */
+};
+
+/* What a worker needs of a packet: its flow key and the transport
+ * summary.  Fixed size, copied through the ring. */
+struct tp_witem {
+	uint64_t ts_ns;
+	uint64_t dedup;                /* fingerprint, 0 = no dedup */
+	struct tp_flow_key key;
+	uint32_t hash;
+	uint32_t session;
+	uint32_t vni;
+	uint8_t kind, side, has_vni, encap;
+	uint32_t ip_len, ip_cap, payload_len, payload_cap, seq, ack;
+	uint16_t sport, dport, tcp_win, ip_hlen;
+	uint8_t ipver, proto, tcp_flags, tcp_hlen, truncated, ttl;
+};
+
+/* Single-producer single-consumer ring of work items. */
+struct tp_ring {
+	_Alignas(64) _Atomic uint64_t head;   /* published by the producer */
+	_Alignas(64) _Atomic uint64_t tail;   /* published by the consumer */
+	_Alignas(64) uint64_t phead;          /* producer: next slot */
+	uint64_t ptail;                       /* producer: last tail seen */
+	uint64_t mask;
+	struct tp_witem *items;
+};
+
+struct tp_worker {
+	unsigned id;
+	const struct tp_config *cfg;
+	struct tp_sessions *sessions;
+	struct tp_flow_table *flows;
+	struct tp_dedup *dedup;
+	struct tp_rec conn;
+	uint64_t now_ns;
+	uint64_t next_expire_ns;
+	/* counters */
+	uint64_t packets, duplicates, acks, gaps;
+	/* threaded mode */
+	struct tp_ring ring;
+	pthread_t thread;
+	int running;
+};
+
+/* Set up worker id with flow capacity max_flows, writing to conn_log.
+ * 0 or -ENOMEM. */
+int tp_worker_init(struct tp_worker *w, unsigned id,
+		   const struct tp_config *cfg, struct tp_sessions *sessions,
+		   struct tp_log *conn_log, uint64_t max_flows);
+void tp_worker_fini(struct tp_worker *w);
+
+/* Handle one item; p is the decoded packet when the caller has it (same
+ * thread), NULL when the item came through the ring. */
+void tp_worker_handle(struct tp_worker *w, const struct tp_witem *it,
+		      const struct tp_pkt *p);
+
+/* Threaded mode: a ring of 2^order items and a thread that drains it. */
+int tp_worker_start(struct tp_worker *w, unsigned order);
+/* Producer side: queue it, waiting while the ring is full. */
+void tp_worker_push(struct tp_worker *w, const struct tp_witem *it);
+/* Make queued items visible to the worker. */
+void tp_worker_publish(struct tp_worker *w);
+/* Queue TP_WI_END and wait for the thread to finish. */
+void tp_worker_join(struct tp_worker *w);
+
+#endif

@@ -1,0 +1,248 @@
+/* Flow table. */
+#include "flow/flow.h"
+
+#include <string.h>
+#include <xxhash.h>
+
+#include "util/log.h"
+#include "util/mem.h"
+
+enum { CLASS_TCP, CLASS_UDP, CLASS_ICMP, CLASS_OTHER, CLASS__COUNT };
+
+struct flist {
+	struct tp_flow *head, *tail;
+};
+
+struct tp_flow_table {
+	struct tp_flow **bucket;
+	uint32_t mask;
+	struct tp_flow *pool;
+	uint64_t npool;
+	struct tp_flow *free;        /* free list through hnext */
+	uint64_t next_unused;        /* pool slots never used yet */
+	struct flist list[CLASS__COUNT];
+	uint64_t timeout[CLASS__COUNT];
+	tp_flow_end_fn *end;
+	void *arg;
+	struct tp_flow_stats st;
+};
+
+static unsigned class_of(uint8_t proto)
+{
+	switch (proto) {
+	case 6:
+		return CLASS_TCP;
+	case 17:
+	case 132:
+		return CLASS_UDP;
+	case 1:
+	case 58:
+		return CLASS_ICMP;
+	default:
+		return CLASS_OTHER;
+	}
+}
+
+struct tp_flow_table *tp_flow_table_new(uint64_t max_flows,
+					const struct tp_config *cfg,
+					tp_flow_end_fn *end, void *arg)
+{
+	struct tp_flow_table *t = tp_calloc(1, sizeof(*t));
+	uint64_t nb = 1024;
+	if (!t)
+		return NULL;
+	if (max_flows < 16)
+		max_flows = 16;
+	while (nb < max_flows && nb < (1ull << 31))
+		nb <<= 1;
+	t->mask = (uint32_t)(nb - 1);
+	t->npool = max_flows;
+	/* calloc'd pages are committed as flows first touch them, so a large
+	 * cap costs memory only as the table fills. */
+	t->bucket = tp_calloc(nb, sizeof(*t->bucket));
+	t->pool = tp_calloc(max_flows, sizeof(*t->pool));
+	if (!t->bucket || !t->pool) {
+		tp_flow_table_free(t);
+		return NULL;
+	}
+	t->timeout[CLASS_TCP] = cfg->tcp_timeout_ns;
+	t->timeout[CLASS_UDP] = cfg->udp_timeout_ns;
+	t->timeout[CLASS_ICMP] = cfg->icmp_timeout_ns;
+	t->timeout[CLASS_OTHER] = cfg->other_timeout_ns;
+	t->end = end;
+	t->arg = arg;
+	return t;
+}
+
+void tp_flow_table_free(struct tp_flow_table *t)
+{
+	if (!t)
+		return;
+	tp_free(t->bucket, ((size_t)t->mask + 1) * sizeof(*t->bucket));
+	tp_free(t->pool, t->npool * sizeof(*t->pool));
+	tp_free(t, sizeof(*t));
+}
+
+static int addr_port_cmp(const struct tp_addr *a, uint16_t ap,
+			 const struct tp_addr *b, uint16_t bp)
+{
+	int c = memcmp(a->b, b->b, 16);
+	if (c)
+		return c;
+	return (int)ap - (int)bp;
+}
+
+uint32_t tp_flow_key_make(struct tp_flow_key *k, uint8_t *side,
+			  const struct tp_addr *src, uint16_t sport,
+			  const struct tp_addr *dst, uint16_t dport,
+			  uint8_t proto, uint8_t ipver, uint16_t zone)
+{
+	memset(k, 0, sizeof(*k));
+	if (addr_port_cmp(src, sport, dst, dport) <= 0) {
+		k->a[0] = *src;
+		k->a[1] = *dst;
+		k->port[0] = sport;
+		k->port[1] = dport;
+		*side = 0;
+	} else {
+		k->a[0] = *dst;
+		k->a[1] = *src;
+		k->port[0] = dport;
+		k->port[1] = sport;
+		*side = 1;
+	}
+	k->proto = proto;
+	k->ipver = ipver;
+	k->zone = zone;
+	return (uint32_t)XXH3_64bits(k, sizeof(*k));
+}
+
+static void list_del(struct flist *l, struct tp_flow *f)
+{
+	if (f->prev)
+		f->prev->next = f->next;
+	else
+		l->head = f->next;
+	if (f->next)
+		f->next->prev = f->prev;
+	else
+		l->tail = f->prev;
+	f->prev = f->next = NULL;
+}
+
+static void list_add_tail(struct flist *l, struct tp_flow *f)
+{
+	f->next = NULL;
+	f->prev = l->tail;
+	if (l->tail)
+		l->tail->next = f;
+	else
+		l->head = f;
+	l->tail = f;
+}
+
+static void unlink_bucket(struct tp_flow_table *t, struct tp_flow *f)
+{
+	struct tp_flow **pp = &t->bucket[f->hash & t->mask];
+	while (*pp && *pp != f)
+		pp = &(*pp)->hnext;
+	TP_BUG_ON(!*pp);
+	*pp = f->hnext;
+}
+
+void tp_flow_end(struct tp_flow_table *t, struct tp_flow *f,
+		 enum tp_flow_end why)
+{
+	if (t->end)
+		t->end(t->arg, f, why);
+	unlink_bucket(t, f);
+	list_del(&t->list[class_of(f->key.proto)], f);
+	f->hnext = t->free;
+	t->free = f;
+	t->st.active--;
+	t->st.ended++;
+	if (why == TP_FLOW_END_EVICTED)
+		t->st.evicted++;
+}
+
+static struct tp_flow *oldest(struct tp_flow_table *t)
+{
+	struct tp_flow *o = NULL;
+	for (unsigned c = 0; c < CLASS__COUNT; c++) {
+		struct tp_flow *h = t->list[c].head;
+		if (h && (!o || h->last_ns < o->last_ns))
+			o = h;
+	}
+	return o;
+}
+
+struct tp_flow *tp_flow_get(struct tp_flow_table *t,
+			    const struct tp_flow_key *k, uint32_t hash,
+			    uint64_t now_ns, bool *created)
+{
+	struct tp_flow **b = &t->bucket[hash & t->mask];
+	struct tp_flow *f;
+
+	for (f = *b; f; f = f->hnext)
+		if (f->hash == hash && memcmp(&f->key, k, sizeof(*k)) == 0) {
+			*created = false;
+			return f;
+		}
+
+	if (t->free) {
+		f = t->free;
+		t->free = f->hnext;
+	} else if (t->next_unused < t->npool) {
+		f = &t->pool[t->next_unused++];
+	} else {
+		tp_flow_end(t, oldest(t), TP_FLOW_END_EVICTED);
+		f = t->free;
+		t->free = f->hnext;
+	}
+	memset(f, 0, sizeof(*f));
+	f->key = *k;
+	f->hash = hash;
+	f->first_ns = f->last_ns = now_ns;
+	f->hnext = *b;
+	*b = f;
+	list_add_tail(&t->list[class_of(k->proto)], f);
+	t->st.active++;
+	t->st.created++;
+	if (t->st.active > t->st.peak)
+		t->st.peak = t->st.active;
+	*created = true;
+	return f;
+}
+
+void tp_flow_touch(struct tp_flow_table *t, struct tp_flow *f, uint64_t now_ns)
+{
+	struct flist *l = &t->list[class_of(f->key.proto)];
+	if (now_ns > f->last_ns)
+		f->last_ns = now_ns;
+	if (l->tail != f) {
+		list_del(l, f);
+		list_add_tail(l, f);
+	}
+}
+
+void tp_flow_expire(struct tp_flow_table *t, uint64_t now_ns)
+{
+	for (unsigned c = 0; c < CLASS__COUNT; c++) {
+		struct tp_flow *f;
+		while ((f = t->list[c].head) &&
+		       f->last_ns + t->timeout[c] < now_ns)
+			tp_flow_end(t, f, TP_FLOW_END_TIMEOUT);
+	}
+}
+
+void tp_flow_flush(struct tp_flow_table *t)
+{
+	struct tp_flow *f;
+	while ((f = oldest(t)))
+		tp_flow_end(t, f, TP_FLOW_END_FLUSH);
+}
+
+void tp_flow_stats(const struct tp_flow_table *t, struct tp_flow_stats *st)
+{
+	*st = t->st;
+}

@@ -1,0 +1,161 @@
+/* Mirror session table: open addressing over (encap, outer source, id,
+ * GWLB endpoint), entries in a fixed array that never moves. */
+#include "mirror/session.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "decode/decode.h"
+#include "util/mem.h"
+
+struct tp_sessions {
+	const struct tp_config *cfg;
+	uint32_t n, max;
+	uint32_t mask;
+	uint32_t *slots;             /* index + 1; 0 = empty */
+	struct tp_session *v;
+};
+
+struct skey {
+	struct tp_addr src;
+	uint64_t gwlb;
+	uint32_t id;
+	uint8_t encap, has_id, pad[2];
+};
+
+struct tp_sessions *tp_sessions_new(const struct tp_config *cfg, uint32_t max)
+{
+	struct tp_sessions *s = tp_calloc(1, sizeof(*s));
+	uint32_t nslots = 16;
+	if (!s)
+		return NULL;
+	if (max < 4)
+		max = 4;
+	while (nslots < max * 2)
+		nslots <<= 1;
+	s->cfg = cfg;
+	s->max = max;
+	s->mask = nslots - 1;
+	s->slots = tp_calloc(nslots, sizeof(*s->slots));
+	s->v = tp_calloc(max, sizeof(*s->v));
+	if (!s->slots || !s->v) {
+		tp_sessions_free(s);
+		return NULL;
+	}
+	snprintf(s->v[TP_SESSION_DIRECT].name, sizeof(s->v[0].name), "-");
+	snprintf(s->v[TP_SESSION_OVERFLOW].name, sizeof(s->v[0].name),
+		 "overflow");
+	s->n = 2;
+	return s;
+}
+
+void tp_sessions_free(struct tp_sessions *s)
+{
+	if (!s)
+		return;
+	tp_free(s->slots, (size_t)(s->mask + 1) * sizeof(*s->slots));
+	tp_free(s->v, (size_t)s->max * sizeof(*s->v));
+	tp_free(s, sizeof(*s));
+}
+
+static bool prefix_match(const struct tp_addr *a, const struct tp_addr *p,
+			 uint8_t plen)
+{
+	unsigned full = plen / 8, rest = plen % 8;
+	if (memcmp(a->b, p->b, full) != 0)
+		return false;
+	if (rest == 0)
+		return true;
+	uint8_t m = (uint8_t)(0xff << (8 - rest));
+	return (a->b[full] & m) == (p->b[full] & m);
+}
+
+static uint16_t zone_of(const struct tp_config *cfg, const struct tp_session *ss)
+{
+	for (uint32_t i = 0; i < cfg->nrules; i++) {
+		const struct tp_zone_rule *r = &cfg->rules[i];
+		if (r->has_vni && (!ss->has_id || r->vni != ss->id))
+			continue;
+		if (r->has_src && !prefix_match(&ss->outer_src, &r->src,
+						r->src_plen))
+			continue;
+		if (r->has_gwlb_endpoint && r->gwlb_endpoint != ss->gwlb_endpoint)
+			continue;
+		return r->zone;
+	}
+	return 0;
+}
+
+uint32_t tp_session_of(struct tp_sessions *s, const struct tp_pkt *p)
+{
+	struct skey k;
+	const struct tp_tunnel *t = NULL;
+
+	if (p->ntun == 0)
+		return TP_SESSION_DIRECT;
+	/* The innermost tunnel that names a session, else the innermost. */
+	for (int i = p->ntun - 1; i >= 0 && !t; i--)
+		if (p->tun[i].has_id)
+			t = &p->tun[i];
+	if (!t)
+		t = &p->tun[p->ntun - 1];
+
+	memset(&k, 0, sizeof(k));
+	k.src = t->src;
+	k.id = t->id;
+	k.encap = t->encap;
+	k.has_id = t->has_id;
+	if (p->gwlb.present & 1)
+		k.gwlb = p->gwlb.endpoint_id;
+
+	uint32_t h = (uint32_t)XXH3_64bits(&k, sizeof(k));
+	for (uint32_t i = h & s->mask;; i = (i + 1) & s->mask) {
+		uint32_t idx = s->slots[i];
+		if (idx == 0) {
+			if (s->n >= s->max)
+				return TP_SESSION_OVERFLOW;
+			struct tp_session *ss = &s->v[s->n];
+			char a[48];
+			ss->outer_src = k.src;
+			ss->id = k.id;
+			ss->encap = k.encap;
+			ss->has_id = k.has_id;
+			ss->gwlb_endpoint = k.gwlb;
+			tp_addr_str(&k.src, a);
+			if (k.gwlb)
+				snprintf(ss->name, sizeof(ss->name),
+					 "gwlb:%016llx", (unsigned long long)k.gwlb);
+			else if (k.has_id)
+				snprintf(ss->name, sizeof(ss->name), "%.46s/%u",
+					 a, k.id);
+			else
+				snprintf(ss->name, sizeof(ss->name), "%s", a);
+			ss->zone = zone_of(s->cfg, ss);
+			s->slots[i] = ++s->n;
+			return s->n - 1;
+		}
+		struct tp_session *ss = &s->v[idx - 1];
+		if (ss->id == k.id && ss->encap == k.encap &&
+		    ss->has_id == k.has_id && ss->gwlb_endpoint == k.gwlb &&
+		    memcmp(&ss->outer_src, &k.src, sizeof(k.src)) == 0)
+			return idx - 1;
+	}
+}
+
+struct tp_session *tp_session_get(struct tp_sessions *s, uint32_t idx)
+{
+	return idx < s->n ? &s->v[idx] : &s->v[TP_SESSION_OVERFLOW];
+}
+
+uint32_t tp_sessions_count(const struct tp_sessions *s)
+{
+	return s->n;
+}
+
+const char *tp_zone_name(const struct tp_sessions *s, uint16_t zone)
+{
+	if (zone < s->cfg->nzones)
+		return s->cfg->zones[zone];
+	return "default";
+}

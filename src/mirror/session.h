@@ -1,0 +1,50 @@
+/* Mirror sessions and zones.  A session is where a mirrored packet came
+ * from: (outer source IP, VNI) for VXLAN and Geneve, (outer source IP,
+ * session id) for ERSPAN, (outer source IP, key) for GRE, or the GWLB
+ * endpoint id where Geneve carries one.  Sessions map to zones through the
+ * configuration; flows are keyed by zone, so two copies of a packet seen
+ * through two sessions of one zone meet in one flow.
+ *
+ * The table is written by the decoding thread only and is append-only:
+ * entries never move or change after creation except their counters, so
+ * workers may read a session's name and zone by index at any time. */
+#ifndef TP_MIRROR_SESSION_H
+#define TP_MIRROR_SESSION_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "decode/packet-t.h"
+#include "util/config.h"
+
+#define TP_SESSION_DIRECT 0     /* packets that came through no tunnel */
+#define TP_SESSION_OVERFLOW 1   /* sessions past the table's capacity */
+
+struct tp_session {
+	struct tp_addr outer_src;
+	uint32_t id;
+	uint8_t encap;           /* enum tp_encap */
+	uint8_t has_id;
+	uint16_t zone;
+	uint64_t gwlb_endpoint;
+	char name[64];           /* "10.0.1.10/1000", "gwlb:00112233..." */
+	/* Counters: the decoding thread writes the plain ones. */
+	uint64_t packets, bytes, truncated, anomalies;
+	_Atomic uint64_t duplicates; /* written by workers */
+};
+
+struct tp_sessions;
+
+/* Table for up to max sessions (two are reserved).  NULL on ENOMEM. */
+struct tp_sessions *tp_sessions_new(const struct tp_config *cfg, uint32_t max);
+void tp_sessions_free(struct tp_sessions *s);
+
+/* The session of a decoded packet, created on first sight. */
+uint32_t tp_session_of(struct tp_sessions *s, const struct tp_pkt *p);
+
+struct tp_session *tp_session_get(struct tp_sessions *s, uint32_t idx);
+uint32_t tp_sessions_count(const struct tp_sessions *s);
+/* Zone name by index. */
+const char *tp_zone_name(const struct tp_sessions *s, uint16_t zone);
+
+#endif

@@ -1,0 +1,31 @@
+/* The logs tapir writes and their schemas (Zeek's field names). */
+#ifndef TP_OUTPUT_LOGS_H
+#define TP_OUTPUT_LOGS_H
+
+#include "decode/decode.h"
+#include "flow/flow-t.h"
+#include "mirror/session.h"
+#include "output/writer.h"
+
+extern const struct tp_log_schema tp_conn_schema;
+extern const struct tp_log_schema tp_weird_schema;
+extern const struct tp_log_schema tp_capture_loss_schema;
+
+/* Append one conn.log record for a flow that ended. */
+void tp_conn_log_write(struct tp_rec *r, const struct tp_flow *f,
+		       struct tp_sessions *s);
+
+/* Zeek's uid text ("C" + base62) of a flow; buf holds 24 bytes. */
+char *tp_flow_uid_str(const struct tp_flow *f, char *buf);
+
+/* weird.log, with Zeek's sampling: the first `threshold` events of a name
+ * are written, then one in every `rate`; counters keep the exact count. */
+struct tp_weird;
+struct tp_weird *tp_weird_new(struct tp_log *log, uint32_t threshold,
+			      uint32_t rate);
+void tp_weird_free(struct tp_weird *w);
+/* An event raised while decoding p (any thread; serialised inside). */
+void tp_weird_packet(struct tp_weird *w, const struct tp_pkt *p,
+		     enum tp_event ev, const char *addl);
+
+#endif

@@ -1,0 +1,884 @@
+/* Unit tests of src/util/config.c: defaults, value syntax, YAML loading,
+ * --set, zones, the messages a user sees, and docs/configuration.md.
+ *
+ * `test-config --write-doc FILE` writes the documentation instead of
+ * testing. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "util/config.h"
+
+#define NS_MS 1000000ull
+#define NS_S 1000000000ull
+
+static char err[1024];
+
+static int load(struct tp_config *cfg, const char *yaml)
+{
+	err[0] = '\0';
+	return tp_config_load_string(cfg, "t.yaml", yaml, strlen(yaml), err,
+				     sizeof(err));
+}
+
+static int set(struct tp_config *cfg, const char *kv)
+{
+	err[0] = '\0';
+	return tp_config_set(cfg, kv, err, sizeof(err));
+}
+
+/* A load that must fail with exactly msg; cfg must be left unchanged. */
+static void load_fails(const char *yaml, const char *msg)
+{
+	struct tp_config *cfg = malloc(sizeof(*cfg));
+	struct tp_config *before = malloc(sizeof(*before));
+
+	assert_non_null(cfg);
+	assert_non_null(before);
+	tp_config_default(cfg);
+	memcpy(before, cfg, sizeof(*cfg));
+	assert_int_equal(load(cfg, yaml), -EINVAL);
+	assert_string_equal(err, msg);
+	assert_memory_equal(cfg, before, sizeof(*cfg));
+	free(cfg);
+	free(before);
+}
+
+static void set_fails(const char *kv, const char *msg)
+{
+	struct tp_config *cfg = malloc(sizeof(*cfg));
+	struct tp_config *before = malloc(sizeof(*before));
+
+	assert_non_null(cfg);
+	assert_non_null(before);
+	tp_config_default(cfg);
+	memcpy(before, cfg, sizeof(*cfg));
+	assert_int_equal(set(cfg, kv), -EINVAL);
+	assert_string_equal(err, msg);
+	assert_memory_equal(cfg, before, sizeof(*cfg));
+	free(cfg);
+	free(before);
+}
+
+static struct tp_config *new_default(void)
+{
+	struct tp_config *cfg = malloc(sizeof(*cfg));
+	assert_non_null(cfg);
+	tp_config_default(cfg);
+	return cfg;
+}
+
+/* ---- defaults ---------------------------------------------------------- */
+
+static void test_defaults(void **state)
+{
+	struct tp_config *c = new_default();
+
+	(void)state;
+	assert_int_equal(c->decode.n_vxlan_ports, 1);
+	assert_int_equal(c->decode.vxlan_ports[0], 4789);
+	assert_int_equal(c->decode.n_geneve_ports, 1);
+	assert_int_equal(c->decode.geneve_ports[0], 6081);
+	assert_false(c->decode.vxlan_strict);
+	assert_false(c->decode.verify_checksums);
+	assert_int_equal(c->decode.max_tunnels, 8);
+	assert_int_equal(c->decode.defrag_mem_cap, 32u << 20);
+	assert_int_equal(c->decode.defrag_timeout_ns, 30 * NS_S);
+	assert_true(c->dedup_enabled);
+	assert_int_equal(c->dedup_window_ns, 5 * NS_MS);
+	assert_int_equal(c->dedup_table_size, 65536);
+	assert_int_equal(c->tcp_timeout_ns, 300 * NS_S);
+	assert_int_equal(c->udp_timeout_ns, 60 * NS_S);
+	assert_int_equal(c->icmp_timeout_ns, 60 * NS_S);
+	assert_int_equal(c->other_timeout_ns, 60 * NS_S);
+	assert_int_equal(c->max_flows, 1000000);
+	assert_int_equal(c->workers, 1);
+	assert_int_equal(c->log_format, TP_FMT_JSON);
+	assert_string_equal(c->log_dir, "./tapir-logs");
+	assert_int_equal(c->nzones, 1);
+	assert_string_equal(c->zones[0], "default");
+	assert_int_equal(c->nrules, 0);
+	assert_int_equal(tp_config_validate(c, err, sizeof(err)), 0);
+	free(c);
+}
+
+/* ---- value syntax ------------------------------------------------------ */
+
+static uint64_t duration_of(const char *text)
+{
+	struct tp_config *c = new_default();
+	char kv[128];
+	uint64_t v;
+
+	snprintf(kv, sizeof(kv), "flow.tcp_timeout=%s", text);
+	assert_int_equal(set(c, kv), 0);
+	v = c->tcp_timeout_ns;
+	free(c);
+	return v;
+}
+
+static void test_durations(void **state)
+{
+	(void)state;
+	assert_int_equal(duration_of("5m"), 300 * NS_S);
+	assert_int_equal(duration_of("1h"), 3600 * NS_S);
+	assert_int_equal(duration_of("1.5s"), 1500 * NS_MS);
+	assert_int_equal(duration_of("2500ms"), 2500 * NS_MS);
+	assert_int_equal(duration_of("30"), 30 * NS_S);
+	assert_int_equal(duration_of("2.25"), 2250 * NS_MS);
+	assert_int_equal(duration_of("1d"), 86400 * NS_S);
+	assert_int_equal(duration_of("90 s"), 90 * NS_S);
+	assert_int_equal(duration_of("1000000us"), NS_S);
+	assert_int_equal(duration_of("1000000000ns"), NS_S);
+
+	struct tp_config *c = new_default();
+	assert_int_equal(set(c, "dedup.window=300us"), 0);
+	assert_int_equal(c->dedup_window_ns, 300000);
+	assert_int_equal(set(c, "dedup.window=0.5ms"), 0);
+	assert_int_equal(c->dedup_window_ns, 500000);
+	assert_int_equal(set(c, "dedup.window=1s"), 0);
+	assert_int_equal(c->dedup_window_ns, NS_S);
+	free(c);
+}
+
+static void test_sizes(void **state)
+{
+	struct tp_config *c = new_default();
+
+	(void)state;
+	assert_int_equal(set(c, "decode.defrag_memory=64MiB"), 0);
+	assert_int_equal(c->decode.defrag_mem_cap, 64ull << 20);
+	assert_int_equal(set(c, "decode.defrag_memory=32M"), 0);
+	assert_int_equal(c->decode.defrag_mem_cap, 32ull << 20);
+	assert_int_equal(set(c, "decode.defrag_memory=1G"), 0);
+	assert_int_equal(c->decode.defrag_mem_cap, 1ull << 30);
+	assert_int_equal(set(c, "decode.defrag_memory=1.5GiB"), 0);
+	assert_int_equal(c->decode.defrag_mem_cap, 3ull << 29);
+	assert_int_equal(set(c, "decode.defrag_memory=512k"), 0);
+	assert_int_equal(c->decode.defrag_mem_cap, 512ull << 10);
+	assert_int_equal(set(c, "decode.defrag_memory=100000"), 0);
+	assert_int_equal(c->decode.defrag_mem_cap, 100000);
+	free(c);
+}
+
+static void test_bools_and_enum(void **state)
+{
+	struct tp_config *c = new_default();
+	static const char *const yes[] = {"true", "yes", "on", "True", "ON"};
+	static const char *const no[] = {"false", "no", "off", "FALSE", "Off"};
+	char kv[64];
+
+	(void)state;
+	for (size_t i = 0; i < 5; i++) {
+		snprintf(kv, sizeof(kv), "decode.vxlan_strict=%s", yes[i]);
+		assert_int_equal(set(c, kv), 0);
+		assert_true(c->decode.vxlan_strict);
+		snprintf(kv, sizeof(kv), "decode.vxlan_strict=%s", no[i]);
+		assert_int_equal(set(c, kv), 0);
+		assert_false(c->decode.vxlan_strict);
+	}
+	assert_int_equal(set(c, "log.format=zeek"), 0);
+	assert_int_equal(c->log_format, TP_FMT_ZEEK);
+	assert_int_equal(set(c, "log.format=json"), 0);
+	assert_int_equal(c->log_format, TP_FMT_JSON);
+	assert_int_equal(set(c, "log.dir=/var/log/tapir"), 0);
+	assert_string_equal(c->log_dir, "/var/log/tapir");
+	free(c);
+}
+
+static void test_port_lists(void **state)
+{
+	struct tp_config *c = new_default();
+
+	(void)state;
+	assert_int_equal(set(c, "decode.vxlan_ports=4789,8472"), 0);
+	assert_int_equal(c->decode.n_vxlan_ports, 2);
+	assert_int_equal(c->decode.vxlan_ports[0], 4789);
+	assert_int_equal(c->decode.vxlan_ports[1], 8472);
+	assert_int_equal(set(c, "decode.vxlan_ports=[ 1, 65535 ]"), 0);
+	assert_int_equal(c->decode.n_vxlan_ports, 2);
+	assert_int_equal(c->decode.vxlan_ports[0], 1);
+	assert_int_equal(c->decode.vxlan_ports[1], 65535);
+	/* A repeated port is kept once. */
+	assert_int_equal(set(c, "decode.vxlan_ports=4789,4789"), 0);
+	assert_int_equal(c->decode.n_vxlan_ports, 1);
+	assert_int_equal(set(c, "decode.vxlan_ports=[]"), 0);
+	assert_int_equal(c->decode.n_vxlan_ports, 0);
+
+	assert_int_equal(load(c, "decode:\n  geneve_ports: [6081, 6082]\n"
+			      "  vxlan_ports:\n    - 4789\n    - 8472\n"), 0);
+	assert_int_equal(c->decode.n_geneve_ports, 2);
+	assert_int_equal(c->decode.geneve_ports[1], 6082);
+	assert_int_equal(c->decode.n_vxlan_ports, 2);
+	assert_int_equal(c->decode.vxlan_ports[1], 8472);
+	assert_int_equal(load(c, "decode.vxlan_ports: 4790\n"), 0);
+	assert_int_equal(c->decode.n_vxlan_ports, 1);
+	assert_int_equal(c->decode.vxlan_ports[0], 4790);
+	free(c);
+}
+
+/* ---- YAML -------------------------------------------------------------- */
+
+static void test_load_every_key(void **state)
+{
+	struct tp_config *c = new_default();
+	const char *yaml =
+		"# tapir\n"
+		"decode:\n"
+		"  vxlan_ports: [4789, 8472]\n"
+		"  geneve_ports: [6081]\n"
+		"  vxlan_strict: yes\n"
+		"  verify_checksums: on\n"
+		"  max_tunnel_depth: 3\n"
+		"  defrag_memory: 64MiB\n"
+		"  defrag_timeout: 15s\n"
+		"dedup:\n"
+		"  enabled: false\n"
+		"  window: 2ms\n"
+		"  table_size: 131072\n"
+		"flow.tcp_timeout: 10m      # dotted keys work too\n"
+		"flow:\n"
+		"  udp_timeout: 30s\n"
+		"  icmp_timeout: 45\n"
+		"  other_timeout: 2m\n"
+		"  max_flows: 2000000\n"
+		"workers: 4\n"
+		"log:\n"
+		"  format: zeek\n"
+		"  dir: \"/var/log/tapir: main\"\n";
+
+	(void)state;
+	assert_int_equal(load(c, yaml), 0);
+	assert_string_equal(err, "");
+	assert_int_equal(c->decode.n_vxlan_ports, 2);
+	assert_int_equal(c->decode.vxlan_ports[1], 8472);
+	assert_int_equal(c->decode.n_geneve_ports, 1);
+	assert_true(c->decode.vxlan_strict);
+	assert_true(c->decode.verify_checksums);
+	assert_int_equal(c->decode.max_tunnels, 3);
+	assert_int_equal(c->decode.defrag_mem_cap, 64ull << 20);
+	assert_int_equal(c->decode.defrag_timeout_ns, 15 * NS_S);
+	assert_false(c->dedup_enabled);
+	assert_int_equal(c->dedup_window_ns, 2 * NS_MS);
+	assert_int_equal(c->dedup_table_size, 131072);
+	assert_int_equal(c->tcp_timeout_ns, 600 * NS_S);
+	assert_int_equal(c->udp_timeout_ns, 30 * NS_S);
+	assert_int_equal(c->icmp_timeout_ns, 45 * NS_S);
+	assert_int_equal(c->other_timeout_ns, 120 * NS_S);
+	assert_int_equal(c->max_flows, 2000000);
+	assert_int_equal(c->workers, 4);
+	assert_int_equal(c->log_format, TP_FMT_ZEEK);
+	assert_string_equal(c->log_dir, "/var/log/tapir: main");
+	assert_int_equal(tp_config_validate(c, err, sizeof(err)), 0);
+	free(c);
+}
+
+static void test_empty_files(void **state)
+{
+	struct tp_config *c = new_default(), *d = new_default();
+
+	(void)state;
+	assert_int_equal(load(c, ""), 0);
+	assert_int_equal(load(c, "# only a comment\n\n   # another\n"), 0);
+	assert_int_equal(load(c, "---\n"), 0);
+	assert_int_equal(load(c, "dedup:\nflow:\n  # nothing yet\n"), 0);
+	assert_memory_equal(c, d, sizeof(*c));
+	free(c);
+	free(d);
+}
+
+static void test_unknown_key(void **state)
+{
+	(void)state;
+	load_fails("dedup:\n  enabled: true\n  windw: 5ms\n",
+		   "config t.yaml:3:3: unknown key 'dedup.windw' "
+		   "(did you mean 'dedup.window'?)");
+	load_fails("dedup.windw: 5ms\n",
+		   "config t.yaml:1:1: unknown key 'dedup.windw' "
+		   "(did you mean 'dedup.window'?)");
+	/* The right name in the wrong section. */
+	load_fails("flow:\n  window: 5ms\n",
+		   "config t.yaml:2:3: unknown key 'flow.window' "
+		   "(did you mean 'dedup.window'?)");
+	load_fails("worker: 2\n",
+		   "config t.yaml:1:1: unknown key 'worker' "
+		   "(did you mean 'workers'?)");
+	load_fails("decod:\n  vxlan_ports: [4789]\n",
+		   "config t.yaml:1:1: unknown key 'decod' "
+		   "(did you mean 'decode'?)");
+	load_fails("colour: blue\n",
+		   "config t.yaml:1:1: unknown key 'colour' (the keys are "
+		   "listed in docs/configuration.md)");
+}
+
+static void test_bad_values(void **state)
+{
+	(void)state;
+	load_fails("flow:\n  udp_timeout: abc\n",
+		   "config t.yaml:2:16: key 'flow.udp_timeout': expected a "
+		   "duration like 30s, 5m or 250ms, got 'abc'");
+	load_fails("flow:\n  udp_timeout: 5 parsecs\n",
+		   "config t.yaml:2:16: key 'flow.udp_timeout': expected a "
+		   "duration like 30s, 5m or 250ms, got '5 parsecs'");
+	load_fails("flow:\n  udp_timeout: -5s\n",
+		   "config t.yaml:2:16: key 'flow.udp_timeout': expected a "
+		   "duration like 30s, 5m or 250ms, got '-5s'");
+	load_fails("flow:\n  udp_timeout:\n",
+		   "config t.yaml:2:3: key 'flow.udp_timeout': expected a "
+		   "duration like 30s, 5m or 250ms, got nothing");
+	load_fails("dedup:\n  window: 2s\n",
+		   "config t.yaml:2:11: key 'dedup.window': expected a "
+		   "duration from 1us to 1s, got '2s'");
+	load_fails("dedup:\n  table_size: 100000\n",
+		   "config t.yaml:2:15: key 'dedup.table_size': expected a "
+		   "power of two like 65536 or 131072, got '100000'");
+	load_fails("dedup:\n  table_size: 100\n",
+		   "config t.yaml:2:15: key 'dedup.table_size': expected a "
+		   "power of two from 1024 to 16777216, got '100'");
+	load_fails("workers: 0\n",
+		   "config t.yaml:1:10: key 'workers': expected a whole "
+		   "number from 1 to 64, got '0'");
+	load_fails("workers: 4.5\n",
+		   "config t.yaml:1:10: key 'workers': expected a whole "
+		   "number from 1 to 64, got '4.5'");
+	load_fails("decode:\n  max_tunnel_depth: 9\n",
+		   "config t.yaml:2:21: key 'decode.max_tunnel_depth': "
+		   "expected a whole number from 1 to 8, got '9'");
+	load_fails("decode:\n  defrag_memory: 1k\n",
+		   "config t.yaml:2:18: key 'decode.defrag_memory': expected "
+		   "a size from 64KiB to 16GiB, got '1k'");
+	load_fails("decode:\n  defrag_memory: lots\n",
+		   "config t.yaml:2:18: key 'decode.defrag_memory': expected "
+		   "a size like 64MiB, 512k or 1G, got 'lots'");
+	load_fails("dedup:\n  enabled: maybe\n",
+		   "config t.yaml:2:12: key 'dedup.enabled': expected true or "
+		   "false, got 'maybe'");
+	load_fails("log:\n  format: tsv\n",
+		   "config t.yaml:2:11: key 'log.format': expected one of "
+		   "json, zeek, got 'tsv'");
+	load_fails("log:\n  dir: ''\n",
+		   "config t.yaml:2:9: key 'log.dir': expected a path, got "
+		   "nothing");
+	load_fails("flow:\n  max_flows: 99999999999999999999999\n",
+		   "config t.yaml:2:14: key 'flow.max_flows': expected a "
+		   "whole number from 1 to 1000000000, got "
+		   "'99999999999999999999999'");
+}
+
+static void test_bad_ports(void **state)
+{
+	(void)state;
+	load_fails("decode:\n  vxlan_ports: [4789, 0]\n",
+		   "config t.yaml:2:23: key 'decode.vxlan_ports': expected a "
+		   "port from 1 to 65535, got '0'");
+	load_fails("decode:\n  vxlan_ports:\n    - 4789\n    - 65536\n",
+		   "config t.yaml:4:7: key 'decode.vxlan_ports': expected a "
+		   "port from 1 to 65535, got '65536'");
+	load_fails("decode:\n  geneve_ports: 6081,vxlan\n",
+		   "config t.yaml:2:17: key 'decode.geneve_ports': expected a "
+		   "port from 1 to 65535, got 'vxlan'");
+	load_fails("decode:\n  vxlan_ports: [1, 2, 3, 4, 5, 6, 7, 8, 9]\n",
+		   "config t.yaml:2:41: key 'decode.vxlan_ports': expected at "
+		   "most 8 ports");
+	load_fails("decode:\n  vxlan_ports: [[4789]]\n",
+		   "config t.yaml:2:18: key 'decode.vxlan_ports': expected a "
+		   "port from 1 to 65535, got a list");
+	set_fails("decode.vxlan_ports=4789,,8472",
+		  "--set: key 'decode.vxlan_ports': expected a port from 1 to "
+		  "65535, got ''");
+	set_fails("decode.geneve_ports=0",
+		  "--set: key 'decode.geneve_ports': expected a port from 1 "
+		  "to 65535, got '0'");
+}
+
+static void test_shapes(void **state)
+{
+	(void)state;
+	/* A list or mapping where a value is expected, and the reverse. */
+	load_fails("workers: [1, 2]\n",
+		   "config t.yaml:1:11: key 'workers': expected a whole number "
+		   "from 1 to 64, got a list");
+	load_fails("dedup:\n  window:\n    ms: 5\n",
+		   "config t.yaml:3:5: key 'dedup.window': expected a duration "
+		   "like 30s, 5m or 250ms, got a mapping");
+	load_fails("dedup: 5ms\n",
+		   "config t.yaml:1:8: key 'dedup' is a section: expected keys "
+		   "under it such as 'dedup.enabled', got a value");
+	load_fails("decode:\n  - vxlan_ports\n",
+		   "config t.yaml:2:5: key 'decode' is a section: expected "
+		   "keys under it such as 'decode.vxlan_ports', got a list");
+	load_fails("- workers: 2\n",
+		   "config t.yaml:1:3: expected a mapping of keys such as "
+		   "'decode:' and 'flow:' at the top level, got a list");
+	load_fails("just a word\n",
+		   "config t.yaml:1:1: expected a mapping of keys such as "
+		   "'decode:' and 'flow:' at the top level, got a value");
+	load_fails("workers: &w 4\nflow.max_flows: *w\n",
+		   "config t.yaml:2:18: key 'flow.max_flows': YAML aliases (*name) "
+		   "are not supported; write the value out");
+	load_fails("flow:\n  udp_timeout: 30s\nflow.udp_timeout: 40s\n",
+		   "config t.yaml:3:1: key 'flow.udp_timeout' is given twice "
+		   "(first on line 2)");
+	load_fails("workers: 1\n---\nworkers: 2\n",
+		   "config t.yaml: holds more than one YAML document (a second "
+		   "'---'); put every key into one");
+}
+
+static void test_yaml_syntax(void **state)
+{
+	(void)state;
+	load_fails("dedup:\n  window: 5ms\nflow:\n  udp_timeout: [30s\n"
+		   "workers: 2\n",
+		   "config t.yaml:6:1: invalid YAML: flow sequence without a "
+		   "closing bracket");
+	load_fails("workers: 1\nworkers: 2\n",
+		   "config t.yaml:2:1: invalid YAML: duplicate key");
+	load_fails("dedup:\n  window: 5ms\n enabled: true\n",
+		   "config t.yaml:3:2: invalid YAML: invalid indentation in "
+		   "mapping");
+	load_fails("\t- a\n",
+		   "config t.yaml:1:2: invalid YAML: plain scalar cannot start "
+		   "with '-' followed by blank");
+}
+
+static void test_load_file(void **state)
+{
+	struct tp_config *c = new_default();
+	char path[] = "/tmp/tapir-test-config-XXXXXX";
+	const char *yaml = "flow:\n  udp_timeout: 30s\n  icmp_timeout: x\n";
+	int fd;
+
+	(void)state;
+	assert_int_equal(tp_config_load_file(c, "/nonexistent/tapir.yaml", err,
+					     sizeof(err)), -ENOENT);
+	assert_string_equal(err, "config /nonexistent/tapir.yaml: cannot "
+			    "open: No such file or directory");
+
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, yaml, strlen(yaml)), (ssize_t)strlen(yaml));
+	close(fd);
+	assert_int_equal(tp_config_load_file(c, path, err, sizeof(err)),
+			 -EINVAL);
+	char want[256];
+	snprintf(want, sizeof(want), "config %s:3:17: key 'flow.icmp_timeout': "
+		 "expected a duration like 30s, 5m or 250ms, got 'x'", path);
+	assert_string_equal(err, want);
+	/* All or nothing: the valid key before the error is not applied. */
+	assert_int_equal(c->udp_timeout_ns, 60 * NS_S);
+
+	fd = open(path, O_WRONLY | O_TRUNC);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, yaml, 26), 26);
+	close(fd);
+	assert_int_equal(tp_config_load_file(c, path, err, sizeof(err)), 0);
+	assert_int_equal(c->udp_timeout_ns, 30 * NS_S);
+	unlink(path);
+	free(c);
+}
+
+/* ---- --set ------------------------------------------------------------- */
+
+static void test_set_after_file(void **state)
+{
+	struct tp_config *c = new_default();
+
+	(void)state;
+	assert_int_equal(load(c, "flow:\n  udp_timeout: 45s\n"
+			      "  tcp_timeout: 10m\nworkers: 2\n"), 0);
+	assert_int_equal(set(c, "flow.udp_timeout=30s"), 0);
+	assert_int_equal(set(c, " workers = 8 "), 0);
+	/* The later --set wins over the earlier one. */
+	assert_int_equal(set(c, "workers=6"), 0);
+	assert_int_equal(c->udp_timeout_ns, 30 * NS_S);
+	assert_int_equal(c->tcp_timeout_ns, 600 * NS_S);
+	assert_int_equal(c->workers, 6);
+	free(c);
+}
+
+static void test_set_errors(void **state)
+{
+	(void)state;
+	set_fails("flow.udp_timeout=abc",
+		  "--set: key 'flow.udp_timeout': expected a duration like "
+		  "30s, 5m or 250ms, got 'abc'");
+	set_fails("dedup.windw=5ms",
+		  "--set: unknown key 'dedup.windw' (did you mean "
+		  "'dedup.window'?)");
+	set_fails("workers",
+		  "--set 'workers': expected key=value, e.g. "
+		  "flow.udp_timeout=30s");
+	set_fails("dedup=off",
+		  "--set: 'dedup' is a section; set one of its keys, e.g. "
+		  "dedup.enabled=...");
+	set_fails("zones=prod",
+		  "--set: key 'zones': zones can only be set in the "
+		  "configuration file (a list of rules does not fit in --set); "
+		  "put them under 'zones:' in the YAML file given with -c");
+	set_fails("workers=",
+		  "--set: key 'workers': expected a whole number from 1 to "
+		  "64, got nothing");
+	set_fails("workers=65",
+		  "--set: key 'workers': expected a whole number from 1 to "
+		  "64, got '65'");
+}
+
+/* ---- zones ------------------------------------------------------------- */
+
+static void test_zones(void **state)
+{
+	struct tp_config *c = new_default();
+	const char *yaml =
+		"zones:\n"
+		"  - name: prod-vpc\n"
+		"    match:\n"
+		"      - vni: 4000            # any of these match entries\n"
+		"      - outer_src: 10.0.1.0/24\n"
+		"      - outer_src: 10.0.2.0/24\n"
+		"        vni: 4001\n"
+		"      - gwlb_endpoint: 0x1234abcd5678ef01\n"
+		"  - name: staging\n"
+		"    match:\n"
+		"      - outer_src: 2001:db8:100::/56\n"
+		"      - outer_src: 192.0.2.7\n"
+		"      - gwlb_endpoint: 42\n"
+		"        vni: 0x10\n";
+	struct tp_addr a;
+
+	(void)state;
+	assert_int_equal(load(c, yaml), 0);
+	assert_int_equal(c->nzones, 3);
+	assert_string_equal(c->zones[0], "default");
+	assert_string_equal(c->zones[1], "prod-vpc");
+	assert_string_equal(c->zones[2], "staging");
+	assert_int_equal(c->nrules, 7);
+
+	const struct tp_zone_rule *r = c->rules;
+	assert_int_equal(r[0].zone, 1);
+	assert_true(r[0].has_vni);
+	assert_int_equal(r[0].vni, 4000);
+	assert_false(r[0].has_src);
+	assert_false(r[0].has_gwlb_endpoint);
+
+	memset(&a, 0, sizeof(a));
+	a.b[10] = a.b[11] = 0xff;
+	a.b[12] = 10, a.b[13] = 0, a.b[14] = 1, a.b[15] = 0;
+	assert_int_equal(r[1].zone, 1);
+	assert_true(r[1].has_src);
+	assert_false(r[1].has_vni);
+	assert_memory_equal(&r[1].src, &a, sizeof(a));
+	assert_int_equal(r[1].src_plen, 96 + 24);
+
+	a.b[14] = 2;
+	assert_true(r[2].has_src && r[2].has_vni);
+	assert_memory_equal(&r[2].src, &a, sizeof(a));
+	assert_int_equal(r[2].src_plen, 120);
+	assert_int_equal(r[2].vni, 4001);
+
+	assert_true(r[3].has_gwlb_endpoint);
+	assert_false(r[3].has_vni || r[3].has_src);
+	assert_true(r[3].gwlb_endpoint == 0x1234abcd5678ef01ull);
+
+	assert_int_equal(r[4].zone, 2);
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(inet_pton(AF_INET6, "2001:db8:100::", a.b), 1);
+	assert_memory_equal(&r[4].src, &a, sizeof(a));
+	assert_int_equal(r[4].src_plen, 56);
+
+	memset(&a, 0, sizeof(a));
+	a.b[10] = a.b[11] = 0xff;
+	a.b[12] = 192, a.b[13] = 0, a.b[14] = 2, a.b[15] = 7;
+	assert_memory_equal(&r[5].src, &a, sizeof(a));
+	assert_int_equal(r[5].src_plen, 128);
+
+	assert_int_equal(r[6].zone, 2);
+	assert_true(r[6].gwlb_endpoint == 42);
+	assert_int_equal(r[6].vni, 16);
+	assert_int_equal(tp_config_validate(c, err, sizeof(err)), 0);
+
+	/* A later file's zones replace the earlier ones. */
+	assert_int_equal(load(c, "zones:\n  - name: only\n    match:\n"
+			      "      - vni: 7\n"), 0);
+	assert_int_equal(c->nzones, 2);
+	assert_string_equal(c->zones[1], "only");
+	assert_int_equal(c->nrules, 1);
+	assert_int_equal(c->rules[0].zone, 1);
+	assert_int_equal(c->rules[0].vni, 7);
+	free(c);
+}
+
+static void test_zone_errors(void **state)
+{
+	(void)state;
+	load_fails("zones:\n  - name: a\n    match:\n"
+		   "      - outer_src: 10.0.1.5/24\n",
+		   "config t.yaml:4:20: key 'zones[0].match[0].outer_src': "
+		   "'10.0.1.5/24' has bits set after the /24 prefix; did you "
+		   "mean '10.0.1.0/24'?");
+	load_fails("zones:\n  - name: a\n    match:\n"
+		   "      - outer_src: 10.0.1.0/33\n",
+		   "config t.yaml:4:20: key 'zones[0].match[0].outer_src': "
+		   "expected an address or prefix like 10.0.1.0/24 or "
+		   "2001:db8::/32, got '10.0.1.0/33'");
+	load_fails("zones:\n  - name: a\n    match:\n"
+		   "      - vni: 4294967296\n",
+		   "config t.yaml:4:14: key 'zones[0].match[0].vni': expected "
+		   "a VNI, GRE key or ERSPAN session id from 0 to 4294967295 "
+		   "(decimal or 0x hex), got '4294967296'");
+	load_fails("zones:\n  - name: a\n    match:\n      - vnii: 4\n",
+		   "config t.yaml:4:9: unknown key 'zones[0].match[0].vnii' "
+		   "(did you mean 'vni'?)");
+	load_fails("zones:\n  - name: a\n    mach:\n      - vni: 4\n",
+		   "config t.yaml:3:5: unknown key 'zones[0].mach' (did you "
+		   "mean 'match'?)");
+	load_fails("zones:\n  - name: default\n    match:\n      - vni: 4\n",
+		   "config t.yaml:2:11: key 'zones[0].name': zone 'default' is "
+		   "reserved for sessions that match no rule");
+	load_fails("zones:\n  - name: a\n    match: [vni: 1]\n"
+		   "  - name: a\n    match: [vni: 2]\n",
+		   "config t.yaml:4:11: key 'zones[1].name': zone 'a' is "
+		   "defined twice");
+	load_fails("zones:\n  - name: prod vpc\n    match: [vni: 1]\n",
+		   "config t.yaml:2:11: key 'zones[0].name': expected a zone "
+		   "name of 1 to 63 letters, digits, '-', '_' or '.', got "
+		   "'prod vpc'");
+	load_fails("zones:\n  - name: a\n",
+		   "config t.yaml:2:5: key 'zones[0].match': zone 'a' needs a "
+		   "list of match entries like '- vni: 4000' or '- outer_src: "
+		   "10.0.1.0/24'");
+	load_fails("zones:\n  - match: [vni: 1]\n",
+		   "config t.yaml:2:5: key 'zones[0]': a zone needs a name");
+	load_fails("zones:\n  - name: a\n    match:\n      - {}\n",
+		   "config t.yaml:3:5: key 'zones[0].match[0]': a match entry "
+		   "needs at least one of vni, outer_src, gwlb_endpoint");
+	load_fails("zones:\n  - name: a\n    match:\n      - 4000\n",
+		   "config t.yaml:4:9: key 'zones[0].match[0]': expected a "
+		   "match entry like 'vni: 4000', got a value");
+	load_fails("zones:\n  name: a\n",
+		   "config t.yaml:2:3: key 'zones': expected a list of zones, "
+		   "each with a name and match entries, got a mapping");
+	load_fails("zones:\n  - name: a\n    match:\n"
+		   "      - gwlb_endpoint: vpce-123\n",
+		   "config t.yaml:4:24: key 'zones[0].match[0].gwlb_endpoint': "
+		   "expected a 64-bit endpoint id (0x hex or decimal), got "
+		   "'vpce-123'");
+}
+
+static void test_zone_limits(void **state)
+{
+	size_t cap = 1 << 16, o = 0;
+	char *yaml = malloc(cap);
+
+	(void)state;
+	assert_non_null(yaml);
+	o += (size_t)snprintf(yaml + o, cap - o, "zones:\n");
+	for (int z = 0; z < TP_MAX_ZONES; z++)
+		o += (size_t)snprintf(yaml + o, cap - o,
+				      "  - name: z%d\n    match: [vni: %d]\n",
+				      z, z);
+	load_fails(yaml, "config t.yaml:128:11: key 'zones[63]': at most 63 "
+		   "zones besides 'default'");
+
+	o = (size_t)snprintf(yaml, cap, "zones:\n  - name: z\n    match:\n");
+	for (int i = 0; i <= TP_MAX_ZONE_RULES; i++)
+		o += (size_t)snprintf(yaml + o, cap - o, "      - vni: %d\n", i);
+	load_fails(yaml, "config t.yaml:260:9: key 'zones[0].match[256]': at "
+		   "most 256 match entries over all zones");
+	free(yaml);
+}
+
+/* ---- validation -------------------------------------------------------- */
+
+static void test_validate(void **state)
+{
+	struct tp_config *c = new_default();
+
+	(void)state;
+	assert_int_equal(set(c, "decode.geneve_ports=6081,4789"), 0);
+	assert_int_equal(tp_config_validate(c, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "config: port 4789 is in both "
+			    "decode.vxlan_ports and decode.geneve_ports; a port "
+			    "carries one encapsulation, remove it from one "
+			    "list");
+
+	tp_config_default(c);
+	c->workers = 0;
+	assert_int_equal(tp_config_validate(c, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "config: key 'workers': expected a whole "
+			    "number from 1 to 64, got '0'");
+
+	tp_config_default(c);
+	c->dedup_window_ns = 2 * NS_S;
+	assert_int_equal(tp_config_validate(c, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "config: key 'dedup.window': expected a "
+			    "duration from 1us to 1s, got '2s'");
+
+	tp_config_default(c);
+	c->dedup_table_size = 3000;
+	assert_int_equal(tp_config_validate(c, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "config: key 'dedup.table_size': expected a "
+			    "power of two like 2048 or 4096, got '3000'");
+	free(c);
+}
+
+/* ---- documentation ----------------------------------------------------- */
+
+static char *doc_text(size_t *len)
+{
+	char *buf = NULL;
+	FILE *f = open_memstream(&buf, len);
+
+	assert_non_null(f);
+	tp_config_write_doc(f);
+	assert_int_equal(fclose(f), 0);
+	return buf;
+}
+
+/* The YAML block under "Every key with its default" must load to exactly
+ * the defaults, so that the block users copy is right. */
+static void test_doc_example_is_defaults(void **state)
+{
+	size_t len;
+	char *doc = doc_text(&len);
+	const char *h = strstr(doc, "## Every key with its default");
+	struct tp_config *c = new_default(), *d = new_default();
+
+	(void)state;
+	assert_non_null(h);
+	const char *start = strstr(h, "```yaml\n");
+	assert_non_null(start);
+	start += strlen("```yaml\n");
+	const char *end = strstr(start, "```");
+	assert_non_null(end);
+	/* Every key in the example is set to something else first. */
+	assert_int_equal(load(c, "decode: {vxlan_ports: [1], geneve_ports: [2], "
+			      "vxlan_strict: on, verify_checksums: on, "
+			      "max_tunnel_depth: 2, defrag_memory: 1G, "
+			      "defrag_timeout: 1m}\ndedup: {enabled: off, "
+			      "window: 1ms, table_size: 1024}\nflow: "
+			      "{tcp_timeout: 1s, udp_timeout: 1s, icmp_timeout: "
+			      "1s, other_timeout: 1s, max_flows: 5}\n"
+			      "workers: 3\nlog: {format: zeek, dir: x}\n"
+			      "zones: [{name: z, match: [vni: 1]}]\n"), 0);
+	assert_int_equal(tp_config_load_string(c, "doc", start,
+					       (size_t)(end - start), err,
+					       sizeof(err)), 0);
+	assert_memory_equal(c, d, sizeof(*c));
+	free(doc);
+	free(c);
+	free(d);
+}
+
+static void test_doc_up_to_date(void **state)
+{
+	const char *root = getenv("TP_SOURCE_ROOT");
+	char path[4096];
+	size_t len;
+	char *doc = doc_text(&len);
+	FILE *f;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/docs/configuration.md",
+		 root ? root : ".");
+	f = fopen(path, "rb");
+	if (!f)
+		fail_msg("cannot open %s (set TP_SOURCE_ROOT to the source "
+			 "tree): %s", path, strerror(errno));
+	char *file = malloc(len + 2);
+	assert_non_null(file);
+	size_t n = fread(file, 1, len + 1, f);
+	fclose(f);
+	if (n != len || memcmp(file, doc, len) != 0)
+		fail_msg("%s is out of date with the key table in "
+			 "src/util/config.c; regenerate it with "
+			 "`build/tests/unit/test-config --write-doc "
+			 "docs/configuration.md`", path);
+	free(file);
+	free(doc);
+}
+
+static void test_doc_names_every_key(void **state)
+{
+	static const char *const names[] = {
+		"decode.vxlan_ports", "decode.geneve_ports",
+		"decode.vxlan_strict", "decode.verify_checksums",
+		"decode.max_tunnel_depth", "decode.defrag_memory",
+		"decode.defrag_timeout", "dedup.enabled", "dedup.window",
+		"dedup.table_size", "flow.tcp_timeout", "flow.udp_timeout",
+		"flow.icmp_timeout", "flow.other_timeout", "flow.max_flows",
+		"workers", "log.format", "log.dir", "zones",
+	};
+	size_t len;
+	char *doc = doc_text(&len);
+	char h[128];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(h, sizeof(h), "\n### `%s`\n", names[i]);
+		if (!strstr(doc, h))
+			fail_msg("no section for %s", names[i]);
+	}
+	assert_non_null(strstr(doc, "| [`dedup.window`](#dedupwindow) | "
+			       "duration | `5ms` |\n"));
+	assert_non_null(strstr(doc, "- values: 1us to 1s\n"));
+	assert_non_null(strstr(doc, "200 ms minimum retransmission timeout"));
+	free(doc);
+}
+
+static int write_doc(const char *path)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f) {
+		fprintf(stderr, "test-config: %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	tp_config_write_doc(f);
+	if (fclose(f) != 0) {
+		fprintf(stderr, "test-config: %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_durations),
+		cmocka_unit_test(test_sizes),
+		cmocka_unit_test(test_bools_and_enum),
+		cmocka_unit_test(test_port_lists),
+		cmocka_unit_test(test_load_every_key),
+		cmocka_unit_test(test_empty_files),
+		cmocka_unit_test(test_unknown_key),
+		cmocka_unit_test(test_bad_values),
+		cmocka_unit_test(test_bad_ports),
+		cmocka_unit_test(test_shapes),
+		cmocka_unit_test(test_yaml_syntax),
+		cmocka_unit_test(test_load_file),
+		cmocka_unit_test(test_set_after_file),
+		cmocka_unit_test(test_set_errors),
+		cmocka_unit_test(test_zones),
+		cmocka_unit_test(test_zone_errors),
+		cmocka_unit_test(test_zone_limits),
+		cmocka_unit_test(test_validate),
+		cmocka_unit_test(test_doc_example_is_defaults),
+		cmocka_unit_test(test_doc_up_to_date),
+		cmocka_unit_test(test_doc_names_every_key),
+	};
+
+	if (argc == 3 && strcmp(argv[1], "--write-doc") == 0)
+		return write_doc(argv[2]);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
