@@ -12,13 +12,12 @@ pkgs=(
 	tshark tcpdump tcpreplay python3
 )
 
-installed() {
-	[ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" = installed ]
-}
-
+# One dpkg-query for all: the packages it lists as installed.
+have=$(dpkg-query -W -f='${Package} ${db:Status-Status}\n' "${pkgs[@]}" \
+	2>/dev/null | awk '$2 == "installed" { print $1 }' || true)
 missing=()
 for p in "${pkgs[@]}"; do
-	installed "$p" || missing+=("$p")
+	grep -qx "$p" <<<"$have" || missing+=("$p")
 done
 
 if [ ${#missing[@]} -eq 0 ]; then

@@ -237,6 +237,11 @@ void tp_pipeline_packet(struct tp_pipeline *pl, struct tp_pkt *p)
 	it.tcp_hlen = p->tcp_hlen;
 	it.truncated = p->truncated;
 	it.ttl = p->ttl;
+	if (p->tcp_opts) {
+		it.has_opts = 1;
+		it.tcp_opts_len = p->tcp_opts_len;
+		memcpy(it.tcp_opts, p->tcp_opts, p->tcp_opts_len);
+	}
 	dispatch(pl, &it, p);
 }
 

@@ -76,6 +76,10 @@ static void pkt_from_item(struct tp_pkt *p, const struct tp_witem *it)
 	p->ack = it->ack;
 	p->payload_len = it->payload_len;
 	p->payload_cap = it->payload_cap;
+	if (it->has_opts) {
+		p->tcp_opts = it->tcp_opts;
+		p->tcp_opts_len = it->tcp_opts_len;
+	}
 	uint8_t s = it->side;
 	p->src = it->key.a[s];
 	p->dst = it->key.a[s ^ 1];

@@ -33,6 +33,8 @@ struct tp_witem {
 	uint32_t ip_len, ip_cap, payload_len, payload_cap, seq, ack;
 	uint16_t sport, dport, tcp_win, ip_hlen;
 	uint8_t ipver, proto, tcp_flags, tcp_hlen, truncated, ttl;
+	uint8_t has_opts, tcp_opts_len;
+	uint8_t tcp_opts[40];          /* TCP options as captured */
 };
 
 /* Single-producer single-consumer ring of work items. */
