@@ -33,6 +33,9 @@ struct tp_pipeline {
 	unsigned nworkers;
 	bool threaded;
 	struct tp_worker *workers;
+	/* One worker: items wait here to be handled as a batch. */
+	struct tp_witem batch[TP_WORKER_BATCH];
+	unsigned nbatch;
 	uint64_t next_tick_ns;
 	uint64_t next_defrag_expire_ns;
 	struct tp_pipeline_totals t;
@@ -111,11 +114,20 @@ fail:
 	return NULL;
 }
 
-static void dispatch(struct tp_pipeline *pl, const struct tp_witem *it,
-		     const struct tp_pkt *p)
+static void flush_batch(struct tp_pipeline *pl)
+{
+	if (pl->nbatch) {
+		tp_worker_handle_batch(&pl->workers[0], pl->batch, pl->nbatch);
+		pl->nbatch = 0;
+	}
+}
+
+static void dispatch(struct tp_pipeline *pl, const struct tp_witem *it)
 {
 	if (!pl->threaded) {
-		tp_worker_handle(&pl->workers[0], it, p);
+		pl->batch[pl->nbatch++] = *it;
+		if (pl->nbatch == TP_WORKER_BATCH)
+			flush_batch(pl);
 		return;
 	}
 	unsigned i = (unsigned)(((uint64_t)it->hash * pl->nworkers) >> 32);
@@ -129,6 +141,7 @@ static void broadcast(struct tp_pipeline *pl, enum tp_witem_kind kind,
 	memset(&it, 0, sizeof(it));
 	it.kind = (uint8_t)kind;
 	it.ts_ns = ts;
+	flush_batch(pl);
 	for (unsigned i = 0; i < pl->nworkers; i++) {
 		if (pl->threaded) {
 			tp_worker_push(&pl->workers[i], &it);
@@ -242,7 +255,7 @@ void tp_pipeline_packet(struct tp_pipeline *pl, struct tp_pkt *p)
 		it.tcp_opts_len = p->tcp_opts_len;
 		memcpy(it.tcp_opts, p->tcp_opts, p->tcp_opts_len);
 	}
-	dispatch(pl, &it, p);
+	dispatch(pl, &it);
 }
 
 static void gather(struct tp_pipeline *pl)

@@ -160,6 +160,23 @@ void tp_worker_handle(struct tp_worker *w, const struct tp_witem *it,
 	tp_flow_touch(w->flows, f, extends ? it->ts_ns : f->last_ns);
 }
 
+void tp_worker_handle_batch(struct tp_worker *w, const struct tp_witem *it,
+			    unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		if (it[i].kind != TP_WI_PACKET)
+			continue;
+		if (it[i].dedup && w->dedup)
+			tp_dedup_prefetch(w->dedup, it[i].dedup);
+		tp_flow_prefetch_bucket(w->flows, it[i].hash);
+	}
+	for (unsigned i = 0; i < n; i++)
+		if (it[i].kind == TP_WI_PACKET)
+			tp_flow_prefetch_entry(w->flows, it[i].hash);
+	for (unsigned i = 0; i < n; i++)
+		tp_worker_handle(w, &it[i], NULL);
+}
+
 /* Threaded mode. */
 
 static void *worker_main(void *arg)
@@ -183,19 +200,22 @@ static void *worker_main(void *arg)
 		}
 		idle = 0;
 		while (tail != head) {
+			/* A run of items contiguous in the ring, at most a
+			 * batch; the end item is always last of its run. */
+			uint64_t n = head - tail;
+			uint64_t to_wrap = r->mask + 1 - (tail & r->mask);
+			if (n > to_wrap)
+				n = to_wrap;
+			if (n > TP_WORKER_BATCH)
+				n = TP_WORKER_BATCH;
 			const struct tp_witem *it = &r->items[tail & r->mask];
-			tp_worker_handle(w, it, NULL);
-			tail++;
-			if (it->kind == TP_WI_END) {
-				atomic_store_explicit(&r->tail, tail,
-						      memory_order_release);
+			tp_worker_handle_batch(w, it, (unsigned)n);
+			tail += n;
+			atomic_store_explicit(&r->tail, tail,
+					      memory_order_release);
+			if (it[n - 1].kind == TP_WI_END)
 				return NULL;
-			}
-			if ((tail & 63) == 0)
-				atomic_store_explicit(&r->tail, tail,
-						      memory_order_release);
 		}
-		atomic_store_explicit(&r->tail, tail, memory_order_release);
 	}
 }
 

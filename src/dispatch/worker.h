@@ -14,6 +14,8 @@
 #include "mirror/session.h"
 #include "output/writer.h"
 
+#define TP_WORKER_BATCH 32
+
 enum tp_witem_kind {
 	TP_WI_PACKET = 0,
 	TP_WI_TICK,     /* packet time advanced: expire idle flows */
@@ -75,6 +77,10 @@ void tp_worker_fini(struct tp_worker *w);
  * thread), NULL when the item came through the ring. */
 void tp_worker_handle(struct tp_worker *w, const struct tp_witem *it,
 		      const struct tp_pkt *p);
+
+/* Handle n items in order, overlapping their table lookups. */
+void tp_worker_handle_batch(struct tp_worker *w, const struct tp_witem *it,
+			    unsigned n);
 
 /* Threaded mode: a ring of 2^order items and a thread that drains it. */
 int tp_worker_start(struct tp_worker *w, unsigned order);

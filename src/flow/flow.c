@@ -214,6 +214,18 @@ struct tp_flow *tp_flow_get(struct tp_flow_table *t,
 	return f;
 }
 
+void tp_flow_prefetch_bucket(const struct tp_flow_table *t, uint32_t hash)
+{
+	__builtin_prefetch(&t->bucket[hash & t->mask]);
+}
+
+void tp_flow_prefetch_entry(const struct tp_flow_table *t, uint32_t hash)
+{
+	const struct tp_flow *f = t->bucket[hash & t->mask];
+	if (f)
+		__builtin_prefetch(f);
+}
+
 void tp_flow_touch(struct tp_flow_table *t, struct tp_flow *f, uint64_t now_ns)
 {
 	struct flist *l = &t->list[class_of(f->key.proto)];

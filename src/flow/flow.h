@@ -43,6 +43,12 @@ struct tp_flow *tp_flow_get(struct tp_flow_table *t,
 			    const struct tp_flow_key *k, uint32_t hash,
 			    uint64_t now_ns, bool *created);
 
+/* Batch helpers: start loading the bucket of hash, then (once the bucket
+ * is in cache) the first flow it chains, so that a batch of lookups
+ * overlaps its cache misses. */
+void tp_flow_prefetch_bucket(const struct tp_flow_table *t, uint32_t hash);
+void tp_flow_prefetch_entry(const struct tp_flow_table *t, uint32_t hash);
+
 /* Record activity at now_ns (moves f to the tail of its list). */
 void tp_flow_touch(struct tp_flow_table *t, struct tp_flow *f, uint64_t now_ns);
 

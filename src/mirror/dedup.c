@@ -110,6 +110,11 @@ bool tp_dedup_check(struct tp_dedup *dd, uint64_t h, uint64_t now)
 	return false;
 }
 
+void tp_dedup_prefetch(const struct tp_dedup *dd, uint64_t h)
+{
+	__builtin_prefetch(&dd->slot[(uint32_t)h & dd->mask]);
+}
+
 uint64_t tp_dedup_evictions(const struct tp_dedup *dd)
 {
 	return dd->evictions;

@@ -35,6 +35,9 @@ uint64_t tp_dedup_hash(const struct tp_pkt *p, uint16_t zone);
  * packet is remembered otherwise. */
 bool tp_dedup_check(struct tp_dedup *dd, uint64_t h, uint64_t now_ns);
 
+/* Start loading the slots of fingerprint h (batch processing). */
+void tp_dedup_prefetch(const struct tp_dedup *dd, uint64_t h);
+
 /* Remembered packets pushed out before their window ended (table full). */
 uint64_t tp_dedup_evictions(const struct tp_dedup *dd);
 
