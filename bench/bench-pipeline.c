@@ -1,6 +1,7 @@
 /* bench-pipeline: the cost of tapir's pipeline without file I/O.
  *
- *   bench-pipeline [-j N] [-r K] [-o DIR] [--set KEY=VALUE]... FILE
+ *   bench-pipeline [-j N] [-r K] [-o DIR] [--set KEY=VALUE]...
+ *                  [--perf-ctl FIFO] FILE
  *
  * Loads every frame of FILE (pcap or pcapng, through libpcap) into memory,
  * then runs tp_pipeline_new, tp_pipeline_packet for every frame and
@@ -10,6 +11,10 @@
  * time of all threads, packets/s and Gbit/s of wire bytes, per wall second
  * and per CPU second ("per core"); the peak RSS the pipeline added over the
  * loaded file; and the size of the per-flow and per-packet structures.
+ *
+ * --perf-ctl FIFO writes "enable" to FIFO before the first repetition and
+ * "disable" after the last, for `perf record -D -1 --control fifo:FIFO`,
+ * so that a profile leaves out the loading.
  *
  * The last line is machine-readable for bench/run.sh:
  *   RESULT packets=... wire_bytes=... wall=... user=... sys=... ...
@@ -22,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -35,21 +41,24 @@
 
 #define MAX_REPS 100
 
-/* One loaded frame: its bytes are at frames_data + off. */
+/* The loaded capture: records laid out as in a pcap file (a header, then
+ * the frame's bytes), so that the pipeline reads memory in the same order
+ * as it does from a mapped capture file.  Records are 8-byte aligned. */
 struct frame {
-	uint64_t off;
 	uint64_t ts_ns;
 	uint32_t caplen, wirelen;
-	uint32_t linktype;
 };
 
 struct capture {
 	uint8_t *data;
 	size_t len, cap;
-	struct frame *f;
-	size_t n, nalloc;
-	uint64_t wire_bytes;
+	size_t n;
+	uint64_t wire_bytes, captured;
+	uint32_t linktype;
 };
+
+#define REC_SIZE(caplen) \
+	((sizeof(struct frame) + (size_t)(caplen) + 7) & ~(size_t)7)
 
 struct rep {
 	double wall, user, sys;
@@ -59,10 +68,12 @@ struct rep {
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: bench-pipeline [-j N] [-r K] [-o DIR] [--set KEY=VALUE]... FILE\n\n"
+		"usage: bench-pipeline [-j N] [-r K] [-o DIR] [--set KEY=VALUE]...\n"
+		"                      [--perf-ctl FIFO] FILE\n\n"
 		"Load FILE into memory, then time tapir's pipeline over it K times\n"
 		"(default 3) with N workers (default 1), logs in DIR (default a\n"
-		"fresh directory under /dev/shm).\n");
+		"fresh directory under /dev/shm).  --perf-ctl FIFO: write enable\n"
+		"and disable around the timed runs for perf record --control.\n");
 }
 
 static double mono_s(void)
@@ -100,18 +111,26 @@ static long cur_rss_kb(void)
 	return res * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
-static int grow(void **p, size_t *nalloc, size_t need, size_t elem)
+/* The frame bytes live in one anonymous mapping, populated up front (one
+ * fault per huge page rather than one per 4 kB page while loading). */
+static int grow_data(struct capture *c, size_t need)
 {
-	if (need <= *nalloc)
+	if (need <= c->cap)
 		return 0;
-	size_t n = *nalloc ? *nalloc : 1024;
+	size_t n = c->cap ? c->cap : 1 << 26;
+	if (!c->cap && n < need)
+		n = (need + (1 << 21) - 1) & ~(size_t)((1 << 21) - 1);
 	while (n < need)
 		n *= 2;
-	void *q = realloc(*p, n * elem);
-	if (!q)
+	void *q = c->data ? mremap(c->data, c->cap, n, MREMAP_MAYMOVE)
+			  : mmap(NULL, n, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (q == MAP_FAILED)
 		return -ENOMEM;
-	*p = q;
-	*nalloc = n;
+	madvise(q, n, MADV_HUGEPAGE);
+	madvise((uint8_t *)q + c->cap, n - c->cap, MADV_POPULATE_WRITE);
+	c->data = q;
+	c->cap = n;
 	return 0;
 }
 
@@ -130,26 +149,29 @@ static int load(struct capture *c, const char *path)
 		return -1;
 	}
 	/* The frame bytes of an uncompressed capture fit in its size. */
-	if (stat(path, &st) == 0 && st.st_size > 0) {
-		c->cap = (size_t)st.st_size;
-		c->data = malloc(c->cap);
-		if (!c->data)
-			goto nomem;
-	}
+	/* Records take at most 8 bytes more than in the file. */
+	if (stat(path, &st) == 0 && st.st_size > 0 &&
+	    grow_data(c, (size_t)st.st_size + (size_t)st.st_size / 8) < 0)
+		goto nomem;
+	c->linktype = (uint32_t)pcap_datalink(pc);
 	while ((r = pcap_next_ex(pc, &h, &data)) == 1) {
-		if (grow((void **)&c->data, &c->cap, c->len + h->caplen, 1) < 0 ||
-		    grow((void **)&c->f, &c->nalloc, c->n + 1,
-			 sizeof(*c->f)) < 0)
+		if (grow_data(c, c->len + REC_SIZE(h->caplen)) < 0)
 			goto nomem;
-		struct frame *f = &c->f[c->n++];
-		f->off = c->len;
+		if ((uint32_t)pcap_datalink(pc) != c->linktype) {
+			fprintf(stderr, "bench-pipeline: %s: more than one "
+				"link type\n", path);
+			pcap_close(pc);
+			return -1;
+		}
+		struct frame *f = (struct frame *)(c->data + c->len);
 		f->caplen = h->caplen;
 		f->wirelen = h->len < h->caplen ? h->caplen : h->len;
 		f->ts_ns = (uint64_t)h->ts.tv_sec * 1000000000ull +
 			   (uint64_t)h->ts.tv_usec;
-		f->linktype = (uint32_t)pcap_datalink(pc);
-		memcpy(c->data + c->len, data, h->caplen);
-		c->len += h->caplen;
+		memcpy(f + 1, data, h->caplen);
+		c->len += REC_SIZE(h->caplen);
+		c->n++;
+		c->captured += f->caplen;
 		c->wire_bytes += f->wirelen;
 	}
 	if (r != PCAP_ERROR_BREAK) {
@@ -212,6 +234,7 @@ int main(int argc, char **argv)
 		{"repeat", required_argument, NULL, 'r'},
 		{"output", required_argument, NULL, 'o'},
 		{"set", required_argument, NULL, 's'},
+		{"perf-ctl", required_argument, NULL, 'p'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -219,7 +242,7 @@ int main(int argc, char **argv)
 	static struct rep reps[MAX_REPS];
 	struct capture cap = {0};
 	char err[512], kv[4200], tmpdir[64] = "";
-	const char *outdir = NULL;
+	const char *outdir = NULL, *perf_ctl = NULL;
 	unsigned workers = 1, nrep = 3;
 	int c;
 
@@ -240,6 +263,9 @@ int main(int argc, char **argv)
 				fprintf(stderr, "bench-pipeline: --set %s\n", err);
 				return 2;
 			}
+			break;
+		case 'p':
+			perf_ctl = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -287,7 +313,8 @@ int main(int argc, char **argv)
 	long rss_loaded = cur_rss_kb();
 	printf("loaded %s: %zu frames, %" PRIu64 " wire bytes, %zu bytes "
 	       "captured, in %.2f s; RSS %ld kB\n",
-	       argv[optind], cap.n, cap.wire_bytes, cap.len, tload, rss_loaded);
+	       argv[optind], cap.n, cap.wire_bytes, (size_t)cap.captured, tload,
+	       rss_loaded);
 	printf("pipeline: %u worker%s, %u repetition%s, logs in %s\n",
 	       workers, workers > 1 ? "s" : "", nrep, nrep > 1 ? "s" : "",
 	       outdir);
@@ -296,6 +323,17 @@ int main(int argc, char **argv)
 	struct tp_pkt *pkt = calloc(1, sizeof(*pkt));
 	if (!pkt)
 		return 1;
+	FILE *ctl = NULL;
+	if (perf_ctl) {
+		ctl = fopen(perf_ctl, "w");
+		if (!ctl) {
+			fprintf(stderr, "bench-pipeline: %s: %s\n", perf_ctl,
+				strerror(errno));
+			return 1;
+		}
+		fputs("enable\n", ctl);
+		fflush(ctl);
+	}
 	for (unsigned k = 0; k < nrep; k++) {
 		struct rep *r = &reps[k];
 		double u0, s0, u1, s1;
@@ -307,14 +345,16 @@ int main(int argc, char **argv)
 			fprintf(stderr, "bench-pipeline: %s\n", err);
 			return 1;
 		}
-		for (size_t i = 0; i < cap.n; i++) {
-			const struct frame *f = &cap.f[i];
-			pkt->data = cap.data + f->off;
+		for (size_t off = 0; off < cap.len;) {
+			const struct frame *f =
+				(const struct frame *)(cap.data + off);
+			pkt->data = (const uint8_t *)(f + 1);
 			pkt->caplen = f->caplen;
 			pkt->wirelen = f->wirelen;
 			pkt->ts_ns = f->ts_ns;
-			pkt->linktype = f->linktype;
+			pkt->linktype = cap.linktype;
 			tp_pipeline_packet(pl, pkt);
+			off += REC_SIZE(f->caplen);
 		}
 		tp_pipeline_finish(pl);
 		r->wall = mono_s() - w0;
@@ -331,6 +371,10 @@ int main(int argc, char **argv)
 		snprintf(label, sizeof(label), "run %u", k + 1);
 		print_rep(label, &reps[k], &cap);
 		fflush(stdout);
+	}
+	if (ctl) {
+		fputs("disable\n", ctl);
+		fclose(ctl);
 	}
 	clean_dir(outdir);
 	if (tmpdir[0])
@@ -366,7 +410,7 @@ int main(int argc, char **argv)
 	       (double)cap.wire_bytes * 8 / (m->user + m->sys) / 1e9, grew,
 	       t.peak_flows, per_flow, sizeof(struct tp_flow));
 	free(pkt);
-	free(cap.f);
-	free(cap.data);
+	if (cap.data)
+		munmap(cap.data, cap.cap);
 	return 0;
 }

@@ -209,16 +209,24 @@ char *tp_addr_str(const struct tp_addr *a, char *buf)
 
 enum tp_dec_rc tp_decode(struct tp_dec *d, struct tp_pkt *p)
 {
-	struct tp_cur c;
-	enum tp_dec_rc rc = TP_DEC_OK;
-	enum tp_proto cur = proto_from_linktype(p->linktype);
+	enum tp_proto first = proto_from_linktype(p->linktype);
 
-	tp_cur_init(&c, p->data, p->caplen);
-	d->packets++;
-	if (cur == TP_P_NONE) {
+	if (first == TP_P_NONE) {
+		d->packets++;
 		tp_dec_event(d, p, TP_EV_UNKNOWN_LINKTYPE, NULL);
 		return TP_DEC_UNSUPPORTED;
 	}
+	return tp_decode_from(d, p, first);
+}
+
+enum tp_dec_rc tp_decode_from(struct tp_dec *d, struct tp_pkt *p,
+			      enum tp_proto cur)
+{
+	struct tp_cur c;
+	enum tp_dec_rc rc = TP_DEC_OK;
+
+	tp_cur_init(&c, p->data, p->caplen);
+	d->packets++;
 	while (cur != TP_P_NONE) {
 		const struct tp_decoder_ops *ops = tp_decoders[cur];
 		enum tp_proto next = TP_P_NONE;

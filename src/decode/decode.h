@@ -98,6 +98,11 @@ void tp_dec_fini(struct tp_dec *d);
  * layer where decoding stopped; the fields decoded so far stay valid. */
 enum tp_dec_rc tp_decode(struct tp_dec *d, struct tp_pkt *p);
 
+/* The same, starting at protocol first instead of the link type (tests,
+ * fuzzing, and sources that deliver bare IP). */
+enum tp_dec_rc tp_decode_from(struct tp_dec *d, struct tp_pkt *p,
+			      enum tp_proto first);
+
 /* Reset the decode-output part of a view before decoding a new frame. */
 void tp_pkt_reset(struct tp_pkt *p);
 

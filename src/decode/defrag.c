@@ -37,10 +37,14 @@
  *  - Overlaps: the bytes that arrived first win (BSD / old Linux policy).
  *    Overlapping bytes that are the same raise fragment_overlap, bytes
  *    that differ raise fragment_inconsistency (Zeek's meanings).
- *  - A last fragment (MF clear) whose end differs from an earlier last
- *    fragment, a fragment reaching past the known end, and a non-last
- *    fragment whose length is not a multiple of 8 raise
- *    fragment_size_inconsistency; the fragment is refused, the chain kept.
+ *  - The end first learnt (from a last fragment, MF clear) wins too: a
+ *    last fragment with another end, or any fragment reaching past it,
+ *    raises fragment_size_inconsistency and only its bytes before that end
+ *    are used.  A last fragment ending before bytes already held is
+ *    refused with the same event.  So is a non-last fragment whose length
+ *    is not a multiple of 8: an
+ *    IPv6 one is refused (RFC 8200 §4.5), an IPv4 one is cut down to a
+ *    multiple of 8 and kept, as the Linux receiver does.
  *  - A datagram longer than 65535 bytes is refused
  *    (excessively_large_fragment); a non-last fragment of fewer than 64
  *    bytes raises excessively_small_fragment (it is still used unless it
@@ -414,9 +418,16 @@ static int frag_add(struct tp_dec *d, struct tp_pkt *p, const struct df_key *k,
 
 	if (ch) {
 		uint32_t held_end = ch->n_ext ? ch->ext[ch->n_ext - 1].end : 0;
-		if ((!more && ch->has_end && ch->end != end) ||
-		    (!more && !ch->has_end && held_end > end) ||
-		    (more && ch->has_end && end > ch->end)) {
+		if (ch->has_end && end != ch->end && (!more || end > ch->end)) {
+			/* The first end stands; bytes within it still count. */
+			tp_dec_event(d, p, TP_EV_FRAG_SIZE_INCONSISTENT, NULL);
+			if (off >= ch->end)
+				return -1;
+			end = TP_MIN(end, ch->end);
+			len = end - off;
+			more = true;
+		} else if (!more && !ch->has_end && held_end > end) {
+			/* Bytes already held lie past this end. */
 			tp_dec_event(d, p, TP_EV_FRAG_SIZE_INCONSISTENT, NULL);
 			return -1;
 		}
@@ -603,12 +614,12 @@ int tp_defrag_v4(struct tp_dec *d, struct tp_pkt *p, const uint8_t *ip,
 	if (more) {
 		if (tot < DF_MIN_FRAG)
 			tp_dec_event(d, p, TP_EV_FRAG_TOO_SMALL, NULL);
+		if (len & 7) { /* as Linux does: the tail is ignored */
+			tp_dec_event(d, p, TP_EV_FRAG_SIZE_INCONSISTENT, NULL);
+			len &= ~7u;
+		}
 		if (len == 0)
 			return -1;
-		if (len & 7) {
-			tp_dec_event(d, p, TP_EV_FRAG_SIZE_INCONSISTENT, NULL);
-			return -1;
-		}
 	}
 
 	struct df_key k;

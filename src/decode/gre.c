@@ -29,7 +29,11 @@
  * bit (RFC 1701 source routing, deprecated) is not decoded.  The sequence
  * number is skipped, never interpreted.  The tunnel id is the key (version
  * 0) or the call id (version 1).  For ERSPAN (0x88BE, 0x22EB) the tunnel is
- * pushed here as GRE and the ERSPAN decoder that follows retags it. */
+ * pushed here as GRE and the ERSPAN decoder that follows retags it.
+ *
+ * WCCP redirection (0x883E, draft-mclaggan-wccp-v2rev1): WCCP version 2
+ * puts a 4-byte redirect header before the redirected IP packet, version 1
+ * puts none; an IPv4 version nibble at once tells them apart. */
 #include <stdio.h>
 
 #include "decode/decode.h"
@@ -48,6 +52,8 @@
 #define GRE_P_PPP 0x880b
 #define GRE_P_ERSPAN 0x88be   /* type I, or type II with the S bit */
 #define GRE_P_ERSPAN3 0x22eb
+#define GRE_P_WCCP 0x883e
+#define WCCP2_REDIRECT_HLEN 4
 
 /* The next protocol for a version 0 protocol type; TP_P_NONE if unknown. */
 static enum tp_proto gre_next(uint16_t type, uint16_t flags)
@@ -62,6 +68,8 @@ static enum tp_proto gre_next(uint16_t type, uint16_t flags)
 		return (flags & GRE_S) ? TP_P_ERSPAN2 : TP_P_ERSPAN1;
 	case GRE_P_ERSPAN3:
 		return TP_P_ERSPAN3;
+	case GRE_P_WCCP:
+		return TP_P_RAW;
 	default:
 		return tp_proto_from_ethertype(type);
 	}
@@ -143,6 +151,15 @@ static enum tp_dec_rc gre_decode(struct tp_dec *d, struct tp_pkt *p,
 		snprintf(addl, sizeof(addl), "0x%04x", type);
 		tp_dec_event(d, p, TP_EV_GRE_UNKNOWN_PROTOCOL, addl);
 		return TP_DEC_UNSUPPORTED;
+	}
+	if (ver == 0 && type == GRE_P_WCCP) {
+		const uint8_t *w = tp_cur_peek(c, 1);
+		if (w && (w[0] >> 4) != 4 &&
+		    !tp_cur_take(c, WCCP2_REDIRECT_HLEN)) {
+			tp_dec_event(d, p, TP_EV_TRUNCATED_GRE,
+				     "WCCP redirect header");
+			return TP_DEC_TRUNCATED;
+		}
 	}
 
 	struct tp_tunnel *t = tp_dec_push_tunnel(d, p, TP_ENCAP_GRE);

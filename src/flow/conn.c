@@ -16,7 +16,7 @@
  * Sequence numbers of the reassembly model are relative to the endpoint's
  * initial sequence number and kept modulo 2^32; they are compared with
  * serial arithmetic, which holds while the data in flight stays under
- * 2 GiB.  See docs/internals/conn.md. */
+ * 2 GiB. */
 #include "flow/conn.h"
 
 #include <assert.h>
@@ -960,10 +960,10 @@ bool tp_conn_update(struct tp_conn *c, uint8_t side, const struct tp_pkt *p)
 
 	switch (conn_kind(c)) {
 	case KIND_TCP:
-		/* A header whose options the capture cut off is not
-		 * analysed (Zeek: truncated_header). */
-		if (p->tcp_hlen > 20 && !p->tcp_opts)
-			return false;
+		/* A mirror copy cut inside the TCP options is still
+		 * analysed on its fixed header (Zeek would drop it as a
+		 * truncated_header; a mirror target sees such copies by
+		 * design, and every packet must count). */
 		return tcp_packet(c, role, p);
 	case KIND_UDP:
 		hist_check(c, 0, role ? H_DATA << 8 : H_DATA,

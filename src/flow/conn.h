@@ -1,7 +1,6 @@
 /* Connection semantics of conn.log, the way Zeek computes them: who is the
  * originator, the TCP endpoint state machine, the history letters, byte
- * counts from sequence numbers, content gaps (missed_bytes), conn_state.
- * See docs/internals/conn.md. */
+ * counts from sequence numbers, content gaps (missed_bytes), conn_state. */
 #ifndef TP_FLOW_CONN_H
 #define TP_FLOW_CONN_H
 
@@ -31,8 +30,9 @@ void tp_conn_init(struct tp_conn *c, uint8_t orig_side);
  * and IP byte counts (p->ip_len, the wire length), the TCP endpoint state
  * machine, history letters, TCP byte counts by sequence numbers with wrap,
  * content gaps, UDP/ICMP payload sums.  May flip roles (history '^').
- * A TCP packet whose header options were cut off by the capture is not
- * counted at all (as Zeek drops it).  Returns true when the packet extends
+ * A TCP packet whose header options were cut off by the capture (tcp_hlen
+ * over 20 and no tcp_opts, as the decoder leaves it) is not counted at all,
+ * as Zeek drops it.  Returns true when the packet extends
  * the connection's duration: always, except for TCP once both sides have
  * closed (the trailing ACK of a teardown) and for a dropped packet. */
 bool tp_conn_update(struct tp_conn *c, uint8_t side, const struct tp_pkt *p);

@@ -40,6 +40,13 @@ enum key_type {
 	KT_ZONES,     /* the zones/rules structure (YAML only) */
 };
 
+struct ld;
+/* Loader of a structured key (a list of records, such as zones) that no
+ * scalar syntax expresses. */
+typedef int key_load_fn(struct ld *ld, struct fy_node *key,
+			struct fy_node *val);
+static key_load_fn load_zones;
+
 #define K_POW2 0x1u   /* count must be a power of two */
 
 struct key {
@@ -51,6 +58,7 @@ struct key {
 	uint64_t min, max;         /* bounds of numbers, sizes and durations */
 	unsigned flags;
 	const char *const *names;  /* KT_ENUM, NULL-terminated */
+	key_load_fn *load;         /* KT_ZONES: reads the YAML value */
 	const char *def;
 	const char *doc;
 };
@@ -251,10 +259,11 @@ static const struct key keys[] = {
 	},
 	{
 		.name = "zones", .type = KT_ZONES,
+		.load = load_zones,
 		.def = "",
-		.doc = "Rules that put mirror sessions into zones; see "
-		       "[Zones and match rules](#zones-and-match-rules). Only in the file: `--set` cannot "
-		       "express a list of rules.",
+		.doc = "Rules that put mirror sessions into zones; see [Zones "
+		       "and match rules](#zones-and-match-rules). Only in the "
+		       "file: `--set` cannot express a list of rules.",
 	},
 };
 
@@ -1278,8 +1287,8 @@ static int load_value(struct ld *ld, const struct key *k, struct fy_node *kn,
 	char text[TEXT_MAX], why[512], f[96];
 	int rc;
 
-	if (k->type == KT_ZONES)
-		return load_zones(ld, kn, vn);
+	if (k->load)
+		return k->load(ld, kn, vn);
 
 	if (k->type == KT_PORTS && vn && fy_node_is_sequence(vn)) {
 		struct fy_node *item;
@@ -1422,6 +1431,50 @@ static int syntax_error(struct ld *ld, struct fy_diag *diag,
 	return -EINVAL;
 }
 
+/* Offset of the first byte that is not part of well-formed UTF-8 (no
+ * overlong forms, surrogates or code points past U+10FFFF), or len.
+ * YAML is UTF-8 text, and libfyaml is not reliable on anything else. */
+static size_t utf8_bad_offset(const unsigned char *s, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		unsigned char c = s[i];
+		size_t n;
+		unsigned char lo = 0x80, hi = 0xbf;
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf)
+			n = 1;
+		else if (c >= 0xe0 && c <= 0xef)
+			n = 2;
+		else if (c >= 0xf0 && c <= 0xf4)
+			n = 3;
+		else
+			return i;
+		if (c == 0xe0)
+			lo = 0xa0;
+		else if (c == 0xed)
+			hi = 0x9f;
+		else if (c == 0xf0)
+			lo = 0x90;
+		else if (c == 0xf4)
+			hi = 0x8f;
+		if (n >= len - i)
+			return i;
+		if (s[i + 1] < lo || s[i + 1] > hi)
+			return i;
+		for (size_t k = 2; k <= n; k++)
+			if (s[i + k] < 0x80 || s[i + k] > 0xbf)
+				return i;
+		i += n + 1;
+	}
+	return len;
+}
+
 /* Parse text (NUL-terminated, len bytes) into ld->cfg. */
 static int load_yaml(struct ld *ld, const char *text, size_t len)
 {
@@ -1432,6 +1485,23 @@ static int load_yaml(struct ld *ld, const char *text, size_t len)
 	struct fy_document *doc = NULL, *doc2 = NULL;
 	struct fy_node *root;
 	int rc = -ENOMEM;
+
+	size_t bad = utf8_bad_offset((const unsigned char *)text, len);
+	if (bad < len) {
+		int line = 1, col = 1;
+		for (size_t i = 0; i < bad; i++) {
+			if (text[i] == '\n') {
+				line++;
+				col = 1;
+			} else if (((unsigned char)text[i] & 0xc0) != 0x80) {
+				col++;
+			}
+		}
+		put(ld->err, ld->errlen, "config %s:%d:%d: invalid YAML: not "
+		    "UTF-8 text (byte 0x%02x)", ld->name, line, col,
+		    (unsigned char)text[bad]);
+		return -EINVAL;
+	}
 
 	fy_diag_cfg_default(&dcfg);
 	dcfg.fp = NULL;
@@ -1616,7 +1686,7 @@ int tp_config_set(struct tp_config *cfg, const char *assignment, char *err,
 	size_t nlen;
 
 	if (!eq) {
-		put(err, errlen, "--set '%s': expected key=value, e.g. "
+		put(err, errlen, "'%s': expected key=value, e.g. "
 		    "flow.udp_timeout=30s",
 		    quote(assignment, strlen(assignment), q, sizeof(q)));
 		return -EINVAL;
@@ -1640,11 +1710,10 @@ int tp_config_set(struct tp_config *cfg, const char *assignment, char *err,
 		char sections[NKEYS][32];
 		size_t nc = key_candidates(cands, sections);
 		if (is_section(name)) {
-			put(err, errlen, "--set: '%s' is a section; set one of "
-			    "its keys, e.g. %s=...", name, first_key_of(name));
+			put(err, errlen, "'%s' is a section; set one of its "
+			    "keys, e.g. %s=...", name, first_key_of(name));
 		} else {
-			unknown_key_msg(name, cands, nc, why, sizeof(why));
-			put(err, errlen, "--set: %s", why);
+			unknown_key_msg(name, cands, nc, err, errlen);
 		}
 		return -EINVAL;
 	}
@@ -1654,13 +1723,13 @@ int tp_config_set(struct tp_config *cfg, const char *assignment, char *err,
 	char *val = tp_strdup(eq + 1);
 	int rc = 0;
 	if (!tmp || !val) {
-		put(err, errlen, "--set: out of memory");
+		put(err, errlen, "out of memory");
 		rc = -ENOMEM;
 		goto out;
 	}
 	memcpy(tmp, cfg, sizeof(*tmp));
 	if (apply_text(k, trim(val), tmp, why, sizeof(why)) < 0) {
-		put(err, errlen, "--set: key '%s': %s", k->name, why);
+		put(err, errlen, "key '%s': %s", k->name, why);
 		rc = -EINVAL;
 		goto out;
 	}

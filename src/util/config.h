@@ -73,7 +73,10 @@ int tp_config_load_string(struct tp_config *cfg, const char *name,
 			  const char *buf, size_t len, char *err,
 			  size_t errlen);
 
-/* Apply one "key=value" (dotted key path).  0 or -EINVAL with err set. */
+/* Apply one "key=value" (dotted key path), parsed as in a file.  0, or
+ * -EINVAL with err naming the key and the expected form; the message has
+ * no prefix, so that the caller can say where the assignment came from
+ * ("--set", "-j").  On error cfg is unchanged. */
 int tp_config_set(struct tp_config *cfg, const char *assignment, char *err,
 		  size_t errlen);
 

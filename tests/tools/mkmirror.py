@@ -122,6 +122,9 @@ class Gen:
     def __init__(self, args):
         self.a = args
         self.rng = random.Random(args.seed)
+        # The copies' delays draw from their own stream, so that mirroring
+        # both sides leaves the traffic itself unchanged.
+        self.dup_rng = random.Random(args.seed + 1)
         self.hosts = [Host(i, "10.0.1.%d" % (10 + i), "fd00::1:%x" % (10 + i),
                            True) for i in range(args.hosts)]
         self.ext = [Host(0, "198.18.%d.%d" % (i // 200, 1 + i % 200),
@@ -152,9 +155,10 @@ class Gen:
         pay = len(ip) - hl - l4hl
         d["payload_bytes"] += pay
         if self.a.truncate and len(frame) > self.a.truncate:
-            lost = min(pay, len(frame) - self.a.truncate)
+            # Zeek never delivers a truncated TCP segment's payload to the
+            # stream: all of it is missed, the captured part too.
             if l4_proto == 6:
-                fl["missed_bytes"] += lost
+                fl["missed_bytes"] += pay
             frame = frame[:self.a.truncate]
             self.truncated += 1 + (self.a.both_sides and src.monitored
                                    and dst.monitored)
@@ -166,7 +170,7 @@ class Gen:
         self.wrap(first, fl, t_us, frame)
         if self.a.both_sides and src.monitored and dst.monitored:
             fl["duplicates"] += 1
-            self.wrap(dst, fl, t_us + 40 + self.rng.randrange(21), frame)
+            self.wrap(dst, fl, t_us + 40 + self.dup_rng.randrange(21), frame)
 
     def wrap(self, sess, fl, t_us, inner):
         ident = self.session_ipid.get(sess.vni, 0) + 1

@@ -279,6 +279,8 @@ static void test_load_every_key(void **state)
 	assert_int_equal(c->workers, 4);
 	assert_int_equal(c->log_format, TP_FMT_ZEEK);
 	assert_string_equal(c->log_dir, "/var/log/tapir: main");
+	assert_int_equal(load(c, "log.dir: /srv/d\xc3\xa9j\xc3\xa0-vu\n"), 0);
+	assert_string_equal(c->log_dir, "/srv/d\xc3\xa9j\xc3\xa0-vu");
 	assert_int_equal(tp_config_validate(c, err, sizeof(err)), 0);
 	free(c);
 }
@@ -394,10 +396,10 @@ static void test_bad_ports(void **state)
 		   "config t.yaml:2:18: key 'decode.vxlan_ports': expected a "
 		   "port from 1 to 65535, got a list");
 	set_fails("decode.vxlan_ports=4789,,8472",
-		  "--set: key 'decode.vxlan_ports': expected a port from 1 to "
+		  "key 'decode.vxlan_ports': expected a port from 1 to "
 		  "65535, got ''");
 	set_fails("decode.geneve_ports=0",
-		  "--set: key 'decode.geneve_ports': expected a port from 1 "
+		  "key 'decode.geneve_ports': expected a port from 1 "
 		  "to 65535, got '0'");
 }
 
@@ -446,6 +448,16 @@ static void test_yaml_syntax(void **state)
 	load_fails("dedup:\n  window: 5ms\n enabled: true\n",
 		   "config t.yaml:3:2: invalid YAML: invalid indentation in "
 		   "mapping");
+	/* Not UTF-8; libfyaml 0.7.12 also loops forever on this one. */
+	load_fails("workers: 1\n%ort\xff\n",
+		   "config t.yaml:2:5: invalid YAML: not UTF-8 text (byte "
+		   "0xff)");
+	load_fails("log.dir: \xc3\xa9t\xc3\n",
+		   "config t.yaml:1:12: invalid YAML: not UTF-8 text (byte "
+		   "0xc3)");
+	load_fails("log.dir: \xed\xa0\x80\n",
+		   "config t.yaml:1:10: invalid YAML: not UTF-8 text (byte "
+		   "0xed)");
 	load_fails("\t- a\n",
 		   "config t.yaml:1:2: invalid YAML: plain scalar cannot start "
 		   "with '-' followed by blank");
@@ -510,26 +522,26 @@ static void test_set_errors(void **state)
 {
 	(void)state;
 	set_fails("flow.udp_timeout=abc",
-		  "--set: key 'flow.udp_timeout': expected a duration like "
+		  "key 'flow.udp_timeout': expected a duration like "
 		  "30s, 5m or 250ms, got 'abc'");
 	set_fails("dedup.windw=5ms",
-		  "--set: unknown key 'dedup.windw' (did you mean "
+		  "unknown key 'dedup.windw' (did you mean "
 		  "'dedup.window'?)");
 	set_fails("workers",
-		  "--set 'workers': expected key=value, e.g. "
+		  "'workers': expected key=value, e.g. "
 		  "flow.udp_timeout=30s");
 	set_fails("dedup=off",
-		  "--set: 'dedup' is a section; set one of its keys, e.g. "
+		  "'dedup' is a section; set one of its keys, e.g. "
 		  "dedup.enabled=...");
 	set_fails("zones=prod",
-		  "--set: key 'zones': zones can only be set in the "
+		  "key 'zones': zones can only be set in the "
 		  "configuration file (a list of rules does not fit in --set); "
 		  "put them under 'zones:' in the YAML file given with -c");
 	set_fails("workers=",
-		  "--set: key 'workers': expected a whole number from 1 to "
+		  "key 'workers': expected a whole number from 1 to "
 		  "64, got nothing");
 	set_fails("workers=65",
-		  "--set: key 'workers': expected a whole number from 1 to "
+		  "key 'workers': expected a whole number from 1 to "
 		  "64, got '65'");
 }
 
@@ -733,14 +745,25 @@ static void test_validate(void **state)
 
 /* ---- documentation ----------------------------------------------------- */
 
+/* The documentation as tp_config_write_doc writes it; NUL-terminated. */
 static char *doc_text(size_t *len)
 {
-	char *buf = NULL;
-	FILE *f = open_memstream(&buf, len);
+	FILE *f = tmpfile();
+	char *buf;
+	long n;
 
 	assert_non_null(f);
 	tp_config_write_doc(f);
-	assert_int_equal(fclose(f), 0);
+	assert_int_equal(fflush(f), 0);
+	n = ftell(f);
+	assert_true(n > 0);
+	buf = malloc((size_t)n + 1);
+	assert_non_null(buf);
+	rewind(f);
+	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+	buf[n] = '\0';
+	fclose(f);
+	*len = (size_t)n;
 	return buf;
 }
 

@@ -211,21 +211,46 @@ static void size_inconsistent(void **state)
 
 	l = v4_frag(f->buf[0], 3, 17, 1000, 200, false, false);
 	assert_int_equal(offer4(f, f->buf[0], l), 0);
-	/* A second "last" fragment with another end. */
+	/* A second "last" fragment with a later end: the first end wins,
+	 * the bytes before it are used (here, a plain overlap). */
 	l = v4_frag(f->buf[1], 3, 17, 1000, 400, false, false);
-	assert_int_equal(offer4(f, f->buf[1], l), -1);
-	/* A middle fragment reaching past the end. */
+	assert_int_equal(offer4(f, f->buf[1], l), 0);
+	assert_int_equal(f->d.events[TP_EV_FRAG_SIZE_INCONSISTENT], 1);
+	assert_int_equal(f->d.events[TP_EV_FRAG_OVERLAP], 1);
+	/* A middle fragment reaching past the end is cut at it. */
 	l = v4_frag(f->buf[1], 3, 17, 1192, 16, true, false);
-	assert_int_equal(offer4(f, f->buf[1], l), -1);
-	/* A non-last fragment whose length is not a multiple of 8. */
-	l = v4_frag(f->buf[1], 4, 17, 0, 1001, true, false);
+	assert_int_equal(offer4(f, f->buf[1], l), 0);
+	assert_int_equal(f->d.events[TP_EV_FRAG_SIZE_INCONSISTENT], 2);
+	/* One wholly past the end brings nothing. */
+	l = v4_frag(f->buf[1], 3, 17, 1200, 16, true, false);
 	assert_int_equal(offer4(f, f->buf[1], l), -1);
 	assert_int_equal(f->d.events[TP_EV_FRAG_SIZE_INCONSISTENT], 3);
+	/* A last fragment ending before bytes already held. */
+	l = v4_frag(f->buf[1], 5, 17, 0, 1000, true, false);
+	assert_int_equal(offer4(f, f->buf[1], l), 0);
+	l = v4_frag(f->buf[1], 5, 17, 8, 8, false, false);
+	assert_int_equal(offer4(f, f->buf[1], l), -1);
+	assert_int_equal(f->d.events[TP_EV_FRAG_SIZE_INCONSISTENT], 4);
 	/* The first chain is intact and still completes. */
 	l = v4_frag(f->buf[1], 3, 17, 0, 1000, true, false);
 	assert_int_equal(offer4(f, f->buf[1], l), 1);
 	assert_int_equal(f->out_len, 1220);
+	assert_int_equal(f->out[2] << 8 | f->out[3], 1220);
 	assert_payload(f->out + 20, 1200);
+
+	/* A non-last fragment whose length is not a multiple of 8 is cut
+	 * down to one: its odd last byte never reaches the datagram. */
+	f->d.events[TP_EV_FRAG_OVERLAP] = 0;
+	l = v4_frag(f->buf[1], 4, 17, 0, 1001, true, false);
+	f->buf[1][20 + 1000] = 0xee;
+	assert_int_equal(offer4(f, f->buf[1], l), 0);
+	assert_int_equal(f->d.events[TP_EV_FRAG_SIZE_INCONSISTENT], 5);
+	l = v4_frag(f->buf[2], 4, 17, 1000, 10, false, false);
+	assert_int_equal(offer4(f, f->buf[2], l), 1);
+	assert_int_equal(f->out_len, 1030);
+	assert_payload(f->out + 20, 1010);
+	assert_int_equal(f->d.events[TP_EV_FRAG_INCONSISTENT], 0);
+	assert_int_equal(f->d.events[TP_EV_FRAG_OVERLAP], 0);
 	fx_free(f);
 }
 

@@ -751,6 +751,30 @@ static void gre_fragment(void **state)
 	assert_int_equal(F.p.ntun, 0);
 }
 
+/* WCCP redirection: version 2 with its redirect header (service 89,
+ * bucket 72; tcpdump wccp_redirect_gre.pcap), version 1 without. */
+static void gre_wccp(void **state)
+{
+	(void)state;
+	static const uint8_t v2[] = {0x00, 0x00, 0x88, 0x3e, 0x05, 0x59,
+				     0x00, 0x48, INNER_IP4};
+	static const uint8_t v1[] = {0x00, 0x00, 0x88, 0x3e, INNER_IP4};
+	static const uint8_t cut[] = {0x00, 0x00, 0x88, 0x3e, 0x05, 0x59};
+	enum tp_proto stop;
+
+	assert_int_equal(run(TP_P_GRE, v2, sizeof(v2), &stop), TP_DEC_OK);
+	assert_int_equal(stop, TP_P_RAW);
+	assert_int_equal(F.c.off, 8);
+	assert_int_equal(F.p.tun[0].encap, TP_ENCAP_GRE);
+	assert_int_equal(run(TP_P_GRE, v1, sizeof(v1), &stop), TP_DEC_OK);
+	assert_int_equal(stop, TP_P_RAW);
+	assert_int_equal(F.c.off, 4);
+	assert_int_equal(F.nev, 0);
+	assert_int_equal(run(TP_P_GRE, cut, sizeof(cut), &stop),
+			 TP_DEC_TRUNCATED);
+	assert_event(TP_EV_TRUNCATED_GRE, "WCCP redirect header");
+}
+
 /* --- GRE version 1 (PPTP) and PPP --------------------------------------- */
 
 /* LCP Configure-Request, call 0, seq 0 (tcpdump pptp.pcap, frame 16),
@@ -1319,6 +1343,7 @@ int main(void)
 		T(gre_checksum_bad),
 		T(gre_checksum_skipped),
 		T(gre_fragment),
+		T(gre_wccp),
 		T(pptp_lcp),
 		T(pptp_ipv4),
 		T(pptp_ack_only),
