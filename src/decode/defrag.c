@@ -41,10 +41,9 @@
  *    last fragment with another end, or any fragment reaching past it,
  *    raises fragment_size_inconsistency and only its bytes before that end
  *    are used.  A last fragment ending before bytes already held is
- *    refused with the same event.  So is a non-last fragment whose length
- *    is not a multiple of 8: an
- *    IPv6 one is refused (RFC 8200 §4.5), an IPv4 one is cut down to a
- *    multiple of 8 and kept, as the Linux receiver does.
+ *    refused with the same event.  A non-last fragment whose length is
+ *    not a multiple of 8 raises it as well: refused for IPv6 (RFC 8200
+ *    §4.5), cut down to a multiple of 8 for IPv4, as Linux does.
  *  - A datagram longer than 65535 bytes is refused
  *    (excessively_large_fragment); a non-last fragment of fewer than 64
  *    bytes raises excessively_small_fragment (it is still used unless it
@@ -508,8 +507,13 @@ struct tp_defrag *tp_defrag_new(const struct tp_decode_cfg *cfg)
 	if (!df)
 		return NULL;
 
+	/* About one page per chain, but never fewer pages than the largest
+	 * datagram needs when the cap can hold it at all. */
 	uint64_t cap = cfg->defrag_mem_cap;
 	uint64_t nchains = cap / (sizeof(struct df_chain) + DF_PAGE);
+	uint64_t big = (uint64_t)DF_TABLE_PAGES * DF_PAGE;
+	if (cap >= big + sizeof(struct df_chain))
+		nchains = TP_MIN(nchains, (cap - big) / sizeof(struct df_chain));
 	if (nchains > (1u << 24))
 		nchains = 1u << 24;
 	uint64_t npages = (cap - nchains * sizeof(struct df_chain)) / DF_PAGE;
@@ -612,7 +616,7 @@ int tp_defrag_v4(struct tp_dec *d, struct tp_pkt *p, const uint8_t *ip,
 		return -1;
 	}
 	if (more) {
-		if (tot < DF_MIN_FRAG)
+		if (tot < DF_MIN_FRAG || len == 0)
 			tp_dec_event(d, p, TP_EV_FRAG_TOO_SMALL, NULL);
 		if (len & 7) { /* as Linux does: the tail is ignored */
 			tp_dec_event(d, p, TP_EV_FRAG_SIZE_INCONSISTENT, NULL);
@@ -674,7 +678,7 @@ int tp_defrag_v6(struct tp_dec *d, struct tp_pkt *p, const uint8_t *ip,
 		return -1;
 	}
 	if (more) {
-		if (DF_V6_HDR + plen < DF_MIN_FRAG)
+		if (DF_V6_HDR + plen < DF_MIN_FRAG || len == 0)
 			tp_dec_event(d, p, TP_EV_FRAG_TOO_SMALL, NULL);
 		if (len == 0)
 			return -1;

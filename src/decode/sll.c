@@ -33,9 +33,13 @@ static enum tp_dec_rc sll_next(struct tp_dec *d, struct tp_pkt *p,
 {
 	char addl[40];
 
-	if (hatype == ARPHRD_NETLINK || proto < 0x0600) {
-		snprintf(addl, sizeof(addl), "sll arphrd %u protocol 0x%04x",
-			 (unsigned)hatype, (unsigned)proto);
+	/* 802.2 LLC, Novell 802.3 and CAN frames are routine and carry no IP:
+	 * unsupported but not anomalous, as for 802.3 frames in ether.c. */
+	if (hatype != ARPHRD_NETLINK && proto < 0x0600)
+		return TP_DEC_UNSUPPORTED;
+	if (hatype == ARPHRD_NETLINK) {
+		snprintf(addl, sizeof(addl), "sll netlink family %u",
+			 (unsigned)proto);
 		tp_dec_event(d, p, TP_EV_UNKNOWN_ETHERTYPE, addl);
 		return TP_DEC_UNSUPPORTED;
 	}

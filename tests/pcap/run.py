@@ -26,6 +26,7 @@ Standard library only.
 import argparse
 import fcntl
 import glob
+import hashlib
 import ipaddress
 import json
 import os
@@ -34,6 +35,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -41,10 +43,76 @@ SKIP = 77
 
 # Where tapir deliberately differs from the reference it is compared with.
 # Each entry: the comparison ("tshark" or "zeek"), the corpus-relative file,
-# the conversation as the test prints it ("tcp A:p <-> B:p", or "*" for the
-# whole file) and why.  A listed difference prints EXCEPT; an entry that
+# the conversation(s) as the test prints them ("tcp A:p <-> B:p", or "*"
+# for the whole file) and why.  A listed difference prints EXCEPT; an entry that
 # matches no difference fails as stale, so the table stays true.
 EXCEPTIONS = [
+    # Dedup: tapir drops a packet whose inner IP packet it saw in the same
+    # zone within the dedup window.  tshark counts every copy.
+    {"check": "tshark", "file": "tunnels/erspan/tcpdump__erspan-type-ii-2.pcap",
+     "conv": ["udp 10.200.100.2:1985 <-> 224.0.0.102:1985",
+              "udp 10.200.100.3:1985 <-> 224.0.0.102:1985",
+              "udp 10.200.101.2:1985 <-> 224.0.0.2:1985",
+              "udp 10.200.101.3:1985 <-> 224.0.0.2:1985"],
+     "reason": "every HSRP hello arrives twice, 2 us apart, from two span "
+               "sources (192.168.195.67 and .73) of one zone: a "
+               "double-mirrored packet, of which tapir keeps one copy"},
+    {"check": "tshark", "file": "tunnels/gre/tcpdump__pptp.pcap",
+     "conv": "tcp 10.1.1.10:1723 <-> 10.1.1.11:3025",
+     "reason": "each packet from 10.1.1.10 is in the capture twice, "
+               "100-240 us apart with the same IP id: tapir removes the "
+               "second copy as a duplicate"},
+    {"check": "tshark", "file": "tunnels/vxlan/nDPI__vxlan.pcap",
+     "conv": "tcp 10.10.20.4:45226 <-> 157.240.224.35:443",
+     "reason": "two byte-identical RSTs (IP id 0, same seq) 143 us apart: "
+               "identical inner packets inside the dedup window are "
+               "indistinguishable from a mirror copy, so tapir counts one"},
+    # Encapsulations outside what a mirror target terminates.
+    {"check": "tshark", "file": "tunnels/erspan/arkime__gre-erspan-vxlan.pcap",
+     "conv": ["tcp 10.16.27.12:65174 <-> 10.16.27.131:80",
+              "udp 172.16.27.121:4790 <-> 172.16.27.131:4789"],
+     "reason": "the inner UDP goes from port 4789 to 4790 with VXLAN-GPE "
+               "flags (0x0c); tshark decodes VXLAN when either port is "
+               "4789, tapir only on the destination port (the mirror "
+               "target's), so it logs the carrier UDP flow"},
+    {"check": "tshark", "file": "tunnels/vxlan/tcpdump__nsh-over-vxlan-gpe.pcap",
+     "conv": ["udp 127.0.0.1:4790 <-> 127.0.0.1:4790",
+              "udp 192.168.0.1:10000 <-> 192.168.0.2:20000"],
+     "reason": "VXLAN-GPE (UDP 4790) carrying NSH is not a mirror "
+               "encapsulation; tapir logs the carrier UDP flow"},
+    {"check": "tshark", "file": "tunnels/mpls/tcpdump__mpls-over-udp.pcap",
+     "conv": ["udp 10.100.12.170:6635 <-> 10.100.13.157:51348",
+              "udp 10.100.12.170:58699 <-> 10.100.13.157:6635"],
+     "reason": "MPLS over UDP (port 6635, RFC 7510) is not a mirror "
+               "encapsulation; tapir logs the UDP flows that carry it"},
+    {"check": "tshark", "file": "tunnels/mpls/tcpdump__mpls-traceroute.pcap",
+     "conv": "*",
+     "reason": "link type PPP (9) is not among the link types tapir reads "
+               "(Ethernet, Linux cooked, raw IP, BSD loopback); every "
+               "packet counts unknown_link_type"},
+    # Addressing.
+    {"check": "tshark", "file": "ipv6/zeek__ipv6-mobility-dst-opts.pcap",
+     "conv": ["udp [2001:4f8:4:7:2e0:81ff:fe52:9a6b]:13000 <-> "
+              "[2001:4f8:4:7:2e0:81ff:fe52:ffff]:30000",
+              "udp [2001:4f8:4:7:2e0:81ff:fe52:9a6b]:13000 <-> "
+              "[2001:78:1:32::1]:30000"],
+     "reason": "tshark takes the Mobile IPv6 Home Address option as the "
+               "source; Zeek does so only when built with mobile IPv6 "
+               "support, and tapir keys on the packet's source address as "
+               "a default Zeek build does"},
+    {"check": "tshark",
+     "file": "tunnels/vxlan/tcpdump__bigtcp-ipv4-vxlan-ipv4.pcap",
+     "conv": "tcp 192.168.1.1:36449 <-> 192.168.1.2:36875",
+     "reason": "a Linux BIG TCP packet: outer IPv4 total length 0 and UDP "
+               "length 0; tshark stops at the bad UDP length, tapir takes "
+               "the lengths from the captured bytes and logs the inner flow"},
+    # Zeek.
+    {"check": "zeek", "file": "tunnels/vxlan/tcpdump__vxlan.pcap",
+     "conv": "icmp 10.0.0.1:8 -> 10.0.0.2:0 history",
+     "reason": "Zeek's 'X' (analysis partial: an analyzer limit or the "
+               "tunnel depth was exceeded) comes from its own test run of "
+               "another recording; without it Zeek leaves an ICMP flow's "
+               "history unset, as tapir does"},
 ]
 
 # Which corpus folders the tshark cases read.
@@ -126,8 +194,9 @@ def find_exception(kind, file, conv):
     if file is None:
         return None
     for i, e in enumerate(EXCEPTIONS):
+        convs = e["conv"] if isinstance(e["conv"], list) else [e["conv"]]
         if e["check"] == kind and e["file"] == file and \
-                e["conv"] in ("*", conv):
+                ("*" in convs or conv in convs):
             return i
     return None
 
@@ -227,14 +296,52 @@ def tapir_flows(conns, protos=("tcp", "udp")):
 
 # ---------------------------------------------------------------- tshark
 
+def tshark_cached(cmd, path):
+    """tshark's output for cmd on path, kept in a cache shared by the
+    builds (the release and the sanitizer build read the same files).  The
+    key covers tshark's version, the command and the file's bytes."""
+    cache = os.environ.get("TAPIR_TSHARK_CACHE", os.path.join(
+        tempfile.gettempdir(), "tapir-tshark-cache-%d" % os.getuid()))
+    h = hashlib.sha256()
+    h.update(tshark_version().encode())
+    h.update("\0".join(c if c != path else "FILE" for c in cmd).encode())
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    entry = os.path.join(cache, h.hexdigest())
+    if os.path.exists(entry):
+        with open(entry, "rb") as f:
+            return f.read().decode(errors="replace")
+    p = sh(cmd)
+    out = p.stdout.decode(errors="replace")
+    if p.returncode == 0:
+        os.makedirs(cache, exist_ok=True)
+        tmp = "%s.%d.tmp" % (entry, os.getpid())
+        with open(tmp, "wb") as f:
+            f.write(p.stdout)
+        os.replace(tmp, entry)
+    return out
+
+
+_TSHARK_VERSION = []
+
+
+def tshark_version():
+    if not _TSHARK_VERSION:
+        p = sh(["tshark", "--version"])
+        _TSHARK_VERSION.append(p.stdout.decode(errors="replace")
+                               .splitlines()[0])
+    return _TSHARK_VERSION[0]
+
+
 def tshark_convs(path):
     """Rows of `tshark -z conv,tcp -z conv,udp`, merged per direction-free
     5-tuple: {key: {'total': n, endpoint: frames sent}}."""
-    p = sh(["tshark", "-n", "-r", path, "-q", "-z", "conv,tcp",
-            "-z", "conv,udp"])
+    out = tshark_cached(["tshark", "-n", "-r", path, "-q", "-z", "conv,tcp",
+                         "-z", "conv,udp"], path)
     convs = {}
     proto = None
-    for line in p.stdout.decode(errors="replace").splitlines():
+    for line in out.splitlines():
         if "TCP Conversations" in line:
             proto = "tcp"
         elif "UDP Conversations" in line:
@@ -254,7 +361,7 @@ def tshark_convs(path):
             ea, eb = (norm_addr(ah), int(ap)), (norm_addr(bh), int(bp))
             c[ea] = c.get(ea, 0) + a2b
             c[eb] = c.get(eb, 0) + b2a
-    return convs, p.returncode, p.stderr.decode(errors="replace")
+    return convs
 
 
 # The Source/Destination columns hold the innermost network addresses as
@@ -301,9 +408,8 @@ def tshark_frames(path):
            "-E", "aggregator=,", "-E", "separator=/t"]
     for f in FIELDS:
         cmd += ["-e", f]
-    p = sh(cmd)
     flows = {}
-    for line in p.stdout.decode(errors="replace").splitlines():
+    for line in tshark_cached(cmd, path).splitlines():
         v = dict(zip(FIELDS, [x.split(",") if x else [] for x in
                               line.split("\t")]))
         if not v.get("frame.protocols"):
@@ -359,7 +465,7 @@ def case_tshark(args, res, groups):
     for n, path in enumerate(files):
         rel = os.path.relpath(path, args.corpus)
         print("== %s" % rel)
-        convs, trc, terr = tshark_convs(path)
+        convs = tshark_convs(path)
         frames = tshark_frames(path)
         run = run_tapir(args.tapir, [path], os.path.join(args.work, "o%d" % n))
         if not res.check(run.rc == 0 and not run.crashed(),
@@ -507,7 +613,7 @@ def case_zeek(args, res):
             else:
                 ok = have is not None and int(have) == int(want)
             res.check(ok, "%s %s" % (name, f), "zeek %s, tapir %s" %
-                      (want, have), file=rel, conv=name)
+                      (want, have), file=rel, conv="%s %s" % (name, f))
     return None
 
 
@@ -609,11 +715,21 @@ def compare_truth(res, truth, run, label, payload=True):
         if st and c.get("conn_state") != st:
             bad["state"].append("%s: truth %s tapir %s" %
                                 (name, st, c.get("conn_state")))
-        if abs(float(c.get("ts", 0)) - t["start"]) > 2e-6 or \
-                abs(float(c.get("duration", 0)) - dur) > 2e-6:
+        # Zeek's duration leaves out trailing packets that carry nothing
+        # new once a direction is closed: the last ACK of a FIN teardown.
+        # mkmirror's truth gives that duration; tracegen's gives the last
+        # packet, so a FIN-closed flow's duration may only be shorter.
+        have = float(c.get("duration", 0))
+        if "duration" in t:
+            dur_ok = abs(have - t["duration"]) <= 2e-6
+        elif t.get("close") == "fin":
+            dur_ok = 0 < have <= dur + 2e-6
+        else:
+            dur_ok = abs(have - dur) <= 2e-6
+        if abs(float(c.get("ts", 0)) - t["start"]) > 2e-6 or not dur_ok:
             bad["time"].append("%s: truth ts %.6f dur %.6f, tapir %s %s" %
-                               (name, t["start"], dur, c.get("ts"),
-                                c.get("duration")))
+                               (name, t["start"], t.get("duration", dur),
+                                c.get("ts"), c.get("duration")))
         if "missed_bytes" in t and c.get("missed_bytes", 0) != t["missed_bytes"]:
             bad["missed"].append("%s: truth %d tapir %s" %
                                  (name, t["missed_bytes"],
@@ -795,7 +911,6 @@ def main():
     args.tapir = os.path.abspath(args.tapir)
     args.corpus = os.path.join(args.shared, "corpus")
     if args.work is None:
-        import tempfile
         args.work = tempfile.mkdtemp(prefix="tapir-pcap-")
     args.work = os.path.abspath(os.path.join(args.work, args.case))
     shutil.rmtree(args.work, ignore_errors=True)

@@ -22,7 +22,8 @@ The truth file uses the layout of the per-flow records that the pcap tests
 compare with: client/server 5-tuple, c2s/s2c packets and bytes (bytes = 14 +
 IP total length, i.e. the untruncated inner frame), the Zeek conn_state, the
 payload bytes and missed bytes, plus totals (flows, packets, duplicates,
-truncated records).
+truncated records).  Its duration is Zeek's: for a FIN teardown it ends at
+the second FIN, as Zeek leaves out the last ACK.
 
 Standard library only; deterministic for a given seed.
 """
@@ -252,6 +253,8 @@ class Gen:
         t += rtt
         self.emit(fl, t, False, 6, s2c(TCP_FIN | TCP_ACK))
         ss += 1
+        # Zeek's duration ends here: the last ACK carries nothing new.
+        fl["zeek_last"] = t
         t += r.randrange(10, 400)
         self.emit(fl, t, True, 6, c2s(TCP_ACK))
 
@@ -320,6 +323,8 @@ class Gen:
                    "server": str(getattr(fl["s"], v)), "server_port": fl["sport"],
                    "start": (START_EPOCH * 1000000 + fl["first"]) / 1e6,
                    "end": (START_EPOCH * 1000000 + fl["last"]) / 1e6,
+                   "duration": (fl.get("zeek_last", fl["last"]) -
+                                fl["first"]) / 1e6,
                    "c2s": fl["c2s"], "s2c": fl["s2c"],
                    "conn_state": fl["conn_state"],
                    "missed_bytes": fl["missed_bytes"],

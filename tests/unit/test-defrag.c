@@ -370,10 +370,9 @@ static void oddities(void **state)
 }
 
 /* The largest datagram, 65535 bytes, from 1480-byte fragments. */
-static void largest(void **state)
+static void largest_with(uint64_t cap)
 {
-	(void)state;
-	struct fx *f = fx_new(0);
+	struct fx *f = fx_new(cap);
 	static uint8_t b[1500];
 	uint32_t total = 65535 - 20, off = 0;
 	int r = 0;
@@ -390,7 +389,15 @@ static void largest(void **state)
 	assert_int_equal(f->out[2] << 8 | f->out[3], 65535);
 	assert_payload(f->out + 20, total);
 	assert_int_equal(tp_defrag_mem(f->d.defrag), 0);
+	assert_int_equal(f->d.events[TP_EV_FRAG_DROPPED_CAP], 0);
 	fx_free(f);
+}
+
+static void largest(void **state)
+{
+	(void)state;
+	largest_with(0);          /* the default cap */
+	largest_with(128 << 10);  /* a small cap still holds one */
 }
 
 static void too_many_holes(void **state)

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -19,15 +20,18 @@ struct fx {
 	struct tp_cur c;
 	enum tp_proto next;
 	unsigned logged;        /* on_event calls */
+	enum tp_event last;     /* the last one's event and text */
+	char addl[64];
 };
 
 static void count_event(void *arg, const struct tp_pkt *p, enum tp_event ev,
 			const char *addl)
 {
+	struct fx *f = arg;
 	(void)p;
-	(void)ev;
-	(void)addl;
-	((struct fx *)arg)->logged++;
+	f->logged++;
+	f->last = ev;
+	snprintf(f->addl, sizeof(f->addl), "%s", addl ? addl : "");
 }
 
 static int setup(void **state)
@@ -100,27 +104,35 @@ static void sll_v1_unsupported(void **state)
 	struct fx *f = *state;
 	uint8_t b[sizeof(sll_ipv4)];
 
-	/* 802.2 LLC frame (ETH_P_802_2), e.g. spanning tree. */
+	/* 802.2 LLC frame (ETH_P_802_2), e.g. spanning tree: routine, so
+	 * unsupported without an event (as 802.3 frames on Ethernet). */
 	memcpy(b, sll_ipv4, sizeof(b));
 	b[14] = 0x00, b[15] = 0x04;
 	assert_int_equal(run(f, &tp_dec_sll, b, sizeof(b)), TP_DEC_UNSUPPORTED);
-	assert_int_equal(f->d.events[TP_EV_UNKNOWN_ETHERTYPE], 1);
+	assert_int_equal(f->logged, 0);
 	/* Netlink: the protocol is a netlink family, even if it looks like
 	 * IPv4. */
 	b[2] = 0x03, b[3] = 0x38;
-	b[14] = 0x08, b[15] = 0x00;
+	b[14] = 0x00, b[15] = 0x00;
 	assert_int_equal(run(f, &tp_dec_sll, b, sizeof(b)), TP_DEC_UNSUPPORTED);
-	assert_int_equal(f->d.events[TP_EV_UNKNOWN_ETHERTYPE], 2);
+	assert_int_equal(f->d.events[TP_EV_UNKNOWN_ETHERTYPE], 1);
+	assert_string_equal(f->addl, "sll netlink family 0");
+	b[14] = 0x08;
+	assert_int_equal(run(f, &tp_dec_sll, b, sizeof(b)), TP_DEC_UNSUPPORTED);
+	assert_string_equal(f->addl, "sll netlink family 2048");
 	/* LLDP: an EtherType tapir does not decode. */
 	memcpy(b, sll_ipv4, sizeof(b));
 	b[14] = 0x88, b[15] = 0xcc;
 	assert_int_equal(run(f, &tp_dec_sll, b, sizeof(b)), TP_DEC_UNSUPPORTED);
 	assert_int_equal(f->d.events[TP_EV_UNKNOWN_ETHERTYPE], 3);
+	assert_int_equal(f->last, TP_EV_UNKNOWN_ETHERTYPE);
+	assert_string_equal(f->addl, "0x88cc");
 	assert_int_equal(f->p.nevents, 3);
 	assert_int_equal(f->logged, 3);
 
 	assert_int_equal(run(f, &tp_dec_sll, sll_ipv4, 15), TP_DEC_TRUNCATED);
 	assert_int_equal(f->d.events[TP_EV_TRUNCATED_SLL], 1);
+	assert_int_equal(f->last, TP_EV_TRUNCATED_SLL);
 }
 
 /* --- Linux cooked v2 ------------------------------------------------- */
@@ -152,7 +164,15 @@ static void sll_v2(void **state)
 	assert_int_equal(f->next, TP_P_MPLS);
 	b[0] = 0x00, b[1] = 0x04;
 	assert_int_equal(run(f, &tp_dec_sll2, b, sizeof(b)), TP_DEC_UNSUPPORTED);
+	assert_int_equal(f->logged, 0);
+	b[0] = 0x88, b[1] = 0x8e; /* 802.1X */
+	assert_int_equal(run(f, &tp_dec_sll2, b, sizeof(b)), TP_DEC_UNSUPPORTED);
 	assert_int_equal(f->d.events[TP_EV_UNKNOWN_ETHERTYPE], 1);
+	assert_string_equal(f->addl, "0x888e");
+	b[0] = 0x00, b[1] = 0x10; /* NETLINK_GENERIC */
+	b[8] = 0x03, b[9] = 0x38;
+	assert_int_equal(run(f, &tp_dec_sll2, b, sizeof(b)), TP_DEC_UNSUPPORTED);
+	assert_string_equal(f->addl, "sll2 netlink family 16");
 
 	assert_int_equal(run(f, &tp_dec_sll2, sll2_ipv6, 19), TP_DEC_TRUNCATED);
 	assert_int_equal(f->d.events[TP_EV_TRUNCATED_SLL2], 1);
@@ -184,8 +204,10 @@ static void null_loopback(void **state)
 	static const uint8_t ipx[] = {0x17, 0x00, 0x00, 0x00};
 	assert_int_equal(run(f, &tp_dec_null, ipx, 4), TP_DEC_UNSUPPORTED);
 	assert_int_equal(f->d.events[TP_EV_UNKNOWN_PROTOCOL], 1);
+	assert_string_equal(f->addl, "null family 23");
 	assert_int_equal(run(f, &tp_dec_null, ipx, 3), TP_DEC_TRUNCATED);
 	assert_int_equal(f->d.events[TP_EV_TRUNCATED_LINK_HEADER], 1);
+	assert_string_equal(f->addl, "null");
 }
 
 /* --- raw IP ---------------------------------------------------------- */
@@ -203,6 +225,7 @@ static void raw_ip(void **state)
 	assert_int_equal(f->c.off, 0);
 	assert_int_equal(run(f, &tp_dec_raw, v5, 1), TP_DEC_INVALID);
 	assert_int_equal(f->d.events[TP_EV_BAD_IP_VERSION], 1);
+	assert_string_equal(f->addl, "5");
 	assert_int_equal(run(f, &tp_dec_raw, v4, 0), TP_DEC_TRUNCATED);
 	assert_int_equal(f->d.events[TP_EV_TRUNCATED_IP], 1);
 }
@@ -249,6 +272,7 @@ static void mpls_stack(void **state)
 	assert_int_equal(run(f, &tp_dec_mpls, ach, sizeof(ach)),
 			 TP_DEC_UNSUPPORTED);
 	assert_int_equal(f->d.events[TP_EV_UNKNOWN_PROTOCOL], 1);
+	assert_string_equal(f->addl, "mpls payload nibble 1");
 
 	/* Control word cut short. */
 	assert_int_equal(run(f, &tp_dec_mpls, pw, 6), TP_DEC_TRUNCATED);
@@ -259,6 +283,7 @@ static void mpls_stack(void **state)
 	/* Nothing under the bottom label. */
 	assert_int_equal(run(f, &tp_dec_mpls, two, 8), TP_DEC_TRUNCATED);
 	assert_int_equal(f->d.events[TP_EV_TRUNCATED_MPLS], 3);
+	assert_string_equal(f->addl, "no payload");
 }
 
 static void mpls_depth(void **state)
@@ -389,6 +414,7 @@ static void icmp6(void **state)
 	b[11] ^= 1;
 	assert_int_equal(run(f, &tp_dec_icmp6, b, sizeof(b)), TP_DEC_OK);
 	assert_int_equal(f->d.events[TP_EV_BAD_ICMP_CHECKSUM], 1);
+	assert_int_equal(f->last, TP_EV_BAD_ICMP_CHECKSUM);
 
 	/* A truncated copy is not checked. */
 	f->p.truncated = true;
