@@ -83,6 +83,9 @@ static enum tp_proto proto_from_linktype(uint32_t lt)
 	case DLT_NULL:
 	case DLT_LOOP:
 		return TP_P_NULL;
+	case DLT_PPP:
+	case 50: /* LINKTYPE_PPP_HDLC */
+		return TP_P_PPP;
 	case DLT_RAW:
 	case 101: /* LINKTYPE_RAW */
 	case 228: /* LINKTYPE_IPV4 */
@@ -146,6 +149,8 @@ enum tp_proto tp_proto_from_udp_port(const struct tp_dec *d, uint16_t dport)
 	for (unsigned i = 0; i < cfg->n_geneve_ports; i++)
 		if (cfg->geneve_ports[i] == dport)
 			return TP_P_GENEVE;
+	if (dport == 6635) /* MPLS in UDP, RFC 7510 */
+		return TP_P_MPLS;
 	return TP_P_NONE;
 }
 

@@ -88,15 +88,6 @@ static void pkt_from_item(struct tp_pkt *p, const struct tp_witem *it)
 static void new_flow(struct tp_flow *f, const struct tp_witem *it,
 		     const struct tp_pkt *p)
 {
-	XXH128_hash_t u;
-	struct {
-		struct tp_flow_key k;
-		uint64_t ts;
-	} seed = {it->key, it->ts_ns};
-
-	u = XXH3_128bits(&seed, sizeof(seed));
-	f->uid_hi = u.high64;
-	f->uid_lo = (uint32_t)u.low64;
 	f->session = it->session;
 	f->vni = it->vni;
 	f->has_vni = it->has_vni;
@@ -105,6 +96,20 @@ static void new_flow(struct tp_flow *f, const struct tp_witem *it,
 	if (tp_conn_first_is_resp(p))
 		orig ^= 1;
 	tp_conn_init(&f->conn, orig);
+}
+
+static enum tp_flow_phase tcp_phase(const struct tp_conn *c)
+{
+	uint8_t o = tp_conn_tcp_state(c, 0), r = tp_conn_tcp_state(c, 1);
+	bool o_done = o == TP_TCP_CLOSED || o == TP_TCP_RESET;
+	bool r_done = r == TP_TCP_CLOSED || r == TP_TCP_RESET;
+
+	if ((o_done && r_done) || o == TP_TCP_RESET || r == TP_TCP_RESET)
+		return TP_FLOW_CLOSED;
+	if ((o == TP_TCP_SYN_SENT || o == TP_TCP_SYN_ACK_SENT) &&
+	    r == TP_TCP_INACTIVE)
+		return TP_FLOW_ATTEMPT;
+	return TP_FLOW_OPEN;
 }
 
 void tp_worker_handle(struct tp_worker *w, const struct tp_witem *it,
@@ -158,6 +163,8 @@ void tp_worker_handle(struct tp_worker *w, const struct tp_witem *it,
 	if (it->proto == 6 && (it->tcp_flags & TP_TH_ACK))
 		w->acks++;
 	tp_flow_touch(w->flows, f, extends ? it->ts_ns : f->last_ns);
+	if (it->proto == 6)
+		tp_flow_set_phase(w->flows, f, tcp_phase(&f->conn), it->ts_ns);
 }
 
 void tp_worker_handle_batch(struct tp_worker *w, const struct tp_witem *it,

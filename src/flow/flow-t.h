@@ -22,14 +22,13 @@ struct tp_flow {
 	struct tp_flow *prev, *next;    /* activity list, oldest first */
 	struct tp_flow_key key;
 	uint64_t first_ns, last_ns;
-	uint64_t uid_hi;                /* 96-bit uid (Zeek's C... form) */
-	uint32_t uid_lo;
+	uint64_t phase_ns;              /* entered its timeout class (flow.c) */
 	uint32_t hash;
 	uint32_t session;               /* mirror session index, first packet */
 	uint32_t vni;                   /* VNI / tunnel id of the first packet */
 	uint8_t has_vni;
 	uint8_t encap;                  /* enum tp_encap of the first packet */
-	uint8_t ntun;
+	uint8_t tclass;                 /* timeout class (flow.c) */
 	uint8_t service;                /* reserved for application classification */
 	struct tp_conn conn;
 };

@@ -7,7 +7,18 @@
 #include "util/log.h"
 #include "util/mem.h"
 
-enum { CLASS_TCP, CLASS_UDP, CLASS_ICMP, CLASS_OTHER, CLASS__COUNT };
+/* Timeout classes.  The first four end a flow after its inactivity
+ * timeout (lists ordered by last activity); the last two after a fixed
+ * delay from entering them (lists ordered by entry, never reordered):
+ * a TCP attempt that no one answered, and a TCP connection that closed or
+ * was reset - as Zeek removes them after tcp_attempt_delay and
+ * tcp_close_delay / tcp_reset_delay, so that a new connection on the same
+ * 5-tuple, or a late packet, starts a new record. */
+enum {
+	CLASS_TCP, CLASS_UDP, CLASS_ICMP, CLASS_OTHER,
+	CLASS_ATTEMPT, CLASS_CLOSED,
+	CLASS__COUNT
+};
 
 struct flist {
 	struct tp_flow *head, *tail;
@@ -69,6 +80,12 @@ struct tp_flow_table *tp_flow_table_new(uint64_t max_flows,
 	t->timeout[CLASS_UDP] = cfg->udp_timeout_ns;
 	t->timeout[CLASS_ICMP] = cfg->icmp_timeout_ns;
 	t->timeout[CLASS_OTHER] = cfg->other_timeout_ns;
+	t->timeout[CLASS_ATTEMPT] = cfg->tcp_attempt_timeout_ns;
+	t->timeout[CLASS_CLOSED] = cfg->tcp_close_delay_ns;
+	if (!t->timeout[CLASS_ATTEMPT])
+		t->timeout[CLASS_ATTEMPT] = 5000000000ull;
+	if (!t->timeout[CLASS_CLOSED])
+		t->timeout[CLASS_CLOSED] = 5000000000ull;
 	t->end = end;
 	t->arg = arg;
 	return t;
@@ -156,7 +173,7 @@ void tp_flow_end(struct tp_flow_table *t, struct tp_flow *f,
 	if (t->end)
 		t->end(t->arg, f, why);
 	unlink_bucket(t, f);
-	list_del(&t->list[class_of(f->key.proto)], f);
+	list_del(&t->list[f->tclass], f);
 	f->hnext = t->free;
 	t->free = f;
 	t->st.active--;
@@ -205,7 +222,8 @@ struct tp_flow *tp_flow_get(struct tp_flow_table *t,
 	f->first_ns = f->last_ns = now_ns;
 	f->hnext = *b;
 	*b = f;
-	list_add_tail(&t->list[class_of(k->proto)], f);
+	f->tclass = (uint8_t)class_of(k->proto);
+	list_add_tail(&t->list[f->tclass], f);
 	t->st.active++;
 	t->st.created++;
 	if (t->st.active > t->st.peak)
@@ -228,22 +246,43 @@ void tp_flow_prefetch_entry(const struct tp_flow_table *t, uint32_t hash)
 
 void tp_flow_touch(struct tp_flow_table *t, struct tp_flow *f, uint64_t now_ns)
 {
-	struct flist *l = &t->list[class_of(f->key.proto)];
+	struct flist *l = &t->list[f->tclass];
 	if (now_ns > f->last_ns)
 		f->last_ns = now_ns;
-	if (l->tail != f) {
+	/* Fixed-delay classes keep their entry order. */
+	if (f->tclass < CLASS_ATTEMPT && l->tail != f) {
 		list_del(l, f);
 		list_add_tail(l, f);
 	}
+}
+
+void tp_flow_set_phase(struct tp_flow_table *t, struct tp_flow *f,
+		       enum tp_flow_phase phase, uint64_t now_ns)
+{
+	unsigned c = phase == TP_FLOW_ATTEMPT ? CLASS_ATTEMPT
+		   : phase == TP_FLOW_CLOSED  ? CLASS_CLOSED
+					      : class_of(f->key.proto);
+	if (c == f->tclass)
+		return;
+	list_del(&t->list[f->tclass], f);
+	f->tclass = (uint8_t)c;
+	/* The delay of a fixed class runs from now: last_ns is the
+	 * connection's last activity and may be older. */
+	f->phase_ns = now_ns;
+	list_add_tail(&t->list[c], f);
 }
 
 void tp_flow_expire(struct tp_flow_table *t, uint64_t now_ns)
 {
 	for (unsigned c = 0; c < CLASS__COUNT; c++) {
 		struct tp_flow *f;
-		while ((f = t->list[c].head) &&
-		       f->last_ns + t->timeout[c] < now_ns)
+		while ((f = t->list[c].head)) {
+			uint64_t since = c < CLASS_ATTEMPT ? f->last_ns
+							   : f->phase_ns;
+			if (since + t->timeout[c] >= now_ns)
+				break;
 			tp_flow_end(t, f, TP_FLOW_END_TIMEOUT);
+		}
 	}
 }
 

@@ -49,6 +49,17 @@ struct tp_flow *tp_flow_get(struct tp_flow_table *t,
 void tp_flow_prefetch_bucket(const struct tp_flow_table *t, uint32_t hash);
 void tp_flow_prefetch_entry(const struct tp_flow_table *t, uint32_t hash);
 
+/* Where a TCP connection stands, for its timeout: an unanswered attempt
+ * ends tcp_attempt_timeout after it began, a closed or reset connection
+ * tcp_close_delay after it closed, an open one after inactivity. */
+enum tp_flow_phase {
+	TP_FLOW_OPEN = 0,
+	TP_FLOW_ATTEMPT,
+	TP_FLOW_CLOSED,
+};
+void tp_flow_set_phase(struct tp_flow_table *t, struct tp_flow *f,
+		       enum tp_flow_phase phase, uint64_t now_ns);
+
 /* Record activity at now_ns (moves f to the tail of its list). */
 void tp_flow_touch(struct tp_flow_table *t, struct tp_flow *f, uint64_t now_ns);
 

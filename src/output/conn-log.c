@@ -2,6 +2,7 @@
  * session the flow came through. */
 #include <stdio.h>
 #include <string.h>
+#include <xxhash.h>
 
 #include "flow/community-id.h"
 #include "flow/conn.h"
@@ -68,12 +69,19 @@ char *tp_flow_uid_str(const struct tp_flow *f, char *buf)
 {
 	static const char digits[] =
 		"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+	/* 96 bits from the key and the first packet time: the same flow
+	 * gets the same uid whatever the number of workers or the run. */
+	struct {
+		struct tp_flow_key k;
+		uint64_t ts;
+	} seed = {f->key, f->first_ns};
+	XXH128_hash_t u = XXH3_128bits(&seed, sizeof(seed));
 	char tmp[24];
 	int n = 0;
-	uint64_t v = f->uid_hi;
+	uint64_t v = u.high64;
 	for (int i = 0; i < 11; i++, v /= 62)
 		tmp[n++] = digits[v % 62];
-	uint32_t w = f->uid_lo;
+	uint32_t w = (uint32_t)u.low64;
 	for (int i = 0; i < 6; i++, w /= 62)
 		tmp[n++] = digits[w % 62];
 	buf[0] = 'C';

@@ -44,6 +44,8 @@ struct tp_config {
 	uint64_t udp_timeout_ns;
 	uint64_t icmp_timeout_ns;
 	uint64_t other_timeout_ns;
+	uint64_t tcp_attempt_timeout_ns; /* unanswered SYN */
+	uint64_t tcp_close_delay_ns;     /* after close or reset */
 	uint64_t max_flows;          /* over all workers */
 
 	uint32_t workers;
