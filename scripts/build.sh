@@ -47,7 +47,13 @@ setup() {
 for k in "${kinds[@]}"; do
 	case "$k" in
 	release)
-		setup build -Dbuildtype=release -Dwerror=$werror
+		# Without --werror an existing folder keeps its setting, so the
+		# demo after a test run does not rebuild everything.
+		opt=()
+		if $werror || [ ! -f build/meson-private/coredata.dat ]; then
+			opt=(-Dwerror=$werror)
+		fi
+		setup build -Dbuildtype=release "${opt[@]}"
 		ninja -C build
 		;;
 	asan)

@@ -31,6 +31,24 @@ static bool is_ext_header(uint8_t nh)
 	       nh == 135 || nh == 139 || nh == 140;
 }
 
+/* A routing header with segments left names the packet's final
+ * destination, which is what the flow is with (as Zeek's FinalDst):
+ * type 0 and type 2 (mobility) list addresses in visiting order, the
+ * last being final; type 4 (segment routing, RFC 8754) lists them in
+ * reverse, the first being final. */
+static void final_dst(struct tp_pkt *p, const uint8_t *e, size_t len)
+{
+	uint8_t type = e[2];
+	if (len < 24)
+		return;
+	if (type == 0 || type == 2) {
+		size_t n = (len - 8) / 16;
+		memcpy(p->dst.b, e + 8 + (n - 1) * 16, 16);
+	} else if (type == 4) {
+		memcpy(p->dst.b, e + 8, 16);
+	}
+}
+
 static enum tp_dec_rc ipv6_decode(struct tp_dec *d, struct tp_pkt *p,
 				  struct tp_cur *c, enum tp_proto *next)
 {
@@ -117,6 +135,8 @@ static enum tp_dec_rc ipv6_decode(struct tp_dec *d, struct tp_pkt *p,
 			p->ip_hlen = (uint16_t)(c->off - start);
 			return TP_DEC_TRUNCATED;
 		}
+		if (nh == 43 && e[3] > 0)
+			final_dst(p, e, len);
 		nh = e[0];
 		c->off += len;
 	}

@@ -1433,7 +1433,8 @@ static int syntax_error(struct ld *ld, struct fy_diag *diag,
 
 /* Offset of the first byte that is not part of well-formed UTF-8 (no
  * overlong forms, surrogates or code points past U+10FFFF), or len.
- * YAML is UTF-8 text, and libfyaml is not reliable on anything else. */
+ * YAML is UTF-8 text, and libfyaml 0.7.12 loops forever on some invalid
+ * bytes in a directive line ("%ab\xff"). */
 static size_t utf8_bad_offset(const unsigned char *s, size_t len)
 {
 	size_t i = 0;

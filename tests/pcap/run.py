@@ -80,16 +80,6 @@ EXCEPTIONS = [
               "udp 192.168.0.1:10000 <-> 192.168.0.2:20000"],
      "reason": "VXLAN-GPE (UDP 4790) carrying NSH is not a mirror "
                "encapsulation; tapir logs the carrier UDP flow"},
-    {"check": "tshark", "file": "tunnels/mpls/tcpdump__mpls-over-udp.pcap",
-     "conv": ["udp 10.100.12.170:6635 <-> 10.100.13.157:51348",
-              "udp 10.100.12.170:58699 <-> 10.100.13.157:6635"],
-     "reason": "MPLS over UDP (port 6635, RFC 7510) is not a mirror "
-               "encapsulation; tapir logs the UDP flows that carry it"},
-    {"check": "tshark", "file": "tunnels/mpls/tcpdump__mpls-traceroute.pcap",
-     "conv": "*",
-     "reason": "link type PPP (9) is not among the link types tapir reads "
-               "(Ethernet, Linux cooked, raw IP, BSD loopback); every "
-               "packet counts unknown_link_type"},
     # Addressing.
     {"check": "tshark", "file": "ipv6/zeek__ipv6-mobility-dst-opts.pcap",
      "conv": ["udp [2001:4f8:4:7:2e0:81ff:fe52:9a6b]:13000 <-> "
@@ -228,9 +218,24 @@ class TapirRun:
         self.rc = rc
         self.stderr = stderr
         self.outdir = outdir
-        self.conns = read_jsonl(os.path.join(outdir, "conn.log"))
-        stats = read_jsonl(os.path.join(outdir, "stats.log"))
+        self.log_error = None   # a log that is not valid JSON lines
+        try:
+            self.conns = read_jsonl(os.path.join(outdir, "conn.log"))
+            read_jsonl(os.path.join(outdir, "weird.log"))
+            stats = read_jsonl(os.path.join(outdir, "stats.log"))
+        except (ValueError, UnicodeDecodeError) as e:
+            self.log_error = str(e)
+            self.conns, stats = [], []
         self.stats = stats[-1] if stats else None
+
+    def ok(self):
+        """Exited 0, without a sanitizer report, with valid logs."""
+        return self.rc == 0 and not self.crashed() and self.log_error is None
+
+    def why(self):
+        return "status %d%s %s" % (self.rc, ", bad log: %s" % self.log_error
+                                   if self.log_error else "",
+                                   self.stderr.strip()[:300])
 
     def crashed(self):
         return self.rc < 0 or "Sanitizer" in self.stderr or \
@@ -402,8 +407,8 @@ def innermost(protocols):
 
 def tshark_frames(path):
     """Per direction-free 5-tuple of the innermost TCP/UDP packets:
-    {key: {endpoint: [frames, ip_bytes]}} and the set of all TCP/UDP
-    conversations tshark sees at any depth."""
+    {key: {endpoint: [frames, IP bytes sent]}}, the IP bytes taken from
+    the innermost IP header (the reassembled datagram for fragments)."""
     cmd = ["tshark", "-n", "-r", path, "-T", "fields", "-E", "occurrence=a",
            "-E", "aggregator=,", "-E", "separator=/t"]
     for f in FIELDS:
@@ -468,9 +473,9 @@ def case_tshark(args, res, groups):
         convs = tshark_convs(path)
         frames = tshark_frames(path)
         run = run_tapir(args.tapir, [path], os.path.join(args.work, "o%d" % n))
-        if not res.check(run.rc == 0 and not run.crashed(),
+        if not res.check(run.ok(),
                          "%s: tapir read exits 0" % rel,
-                         "status %d %s" % (run.rc, run.stderr.strip()[:300]),
+                         run.why(),
                          file=rel, conv="*"):
             continue
         # Conversations that only carry tunnels are not flows of their own.
@@ -548,8 +553,8 @@ def case_zeek(args, res):
     rel = os.path.relpath(pcap, args.corpus)
     rows = read_zeek_tsv(base)
     run = run_tapir(args.tapir, [pcap], os.path.join(args.work, "out"))
-    if not res.check(run.rc == 0 and not run.crashed(), "tapir read exits 0",
-                     "status %d %s" % (run.rc, run.stderr.strip()[:300])):
+    if not res.check(run.ok(), "tapir read exits 0",
+                     run.why()):
         return None
     inner = [r for r in rows if r.get("tunnel_parents", "-") != "-"]
     outer = [r for r in rows if r.get("tunnel_parents", "-") == "-"]
@@ -793,8 +798,8 @@ def case_truth(args, res, name):
     with open(truth) as f:
         t = json.load(f)
     run = run_tapir(args.tapir, [pcap], os.path.join(args.work, "out"))
-    if not res.check(run.rc == 0 and not run.crashed(), "tapir read exits 0",
-                     "status %d %s" % (run.rc, run.stderr.strip()[:300])):
+    if not res.check(run.ok(), "tapir read exits 0",
+                     run.why()):
         return None
     compare_truth(res, t, run, name)
     if "--mirror-both-sides" in opts:
@@ -804,8 +809,8 @@ def case_truth(args, res, name):
         p = sh([tg] + once + ["-o", pcap1, "--truth", truth1])
         res.check(p.returncode == 0, "tracegen, mirrored once", "")
         run1 = run_tapir(args.tapir, [pcap1], os.path.join(args.work, "once"))
-        res.check(run1.rc == 0 and not run1.crashed(),
-                  "tapir read exits 0 (mirrored once)", run1.stderr[:300])
+        res.check(run1.ok(),
+                  "tapir read exits 0 (mirrored once)", run1.why())
         with open(truth1) as f:
             t1 = json.load(f)
         res.check(t1["totals"]["packets"] == t["totals"]["packets"] and
@@ -834,8 +839,8 @@ def case_self(args, res, name):
     with open(truth) as f:
         t = json.load(f)
     run = run_tapir(args.tapir, [pcap], os.path.join(args.work, "out"))
-    if not res.check(run.rc == 0 and not run.crashed(), "tapir read exits 0",
-                     "status %d %s" % (run.rc, run.stderr.strip()[:300])):
+    if not res.check(run.ok(), "tapir read exits 0",
+                     run.why()):
         return None
     compare_truth(res, t, run, name)
     vnis = {c.get("vni") for c in run.conns}
@@ -880,14 +885,9 @@ def case_malformed(args, res):
                                       run.stderr.strip()[-400:]))
         if capture and not run.crashed():
             # What was read is logged, as valid JSON lines.
-            try:
-                read_jsonl(os.path.join(run.outdir, "conn.log"))
-                read_jsonl(os.path.join(run.outdir, "weird.log"))
-                valid = True
-            except (ValueError, UnicodeDecodeError) as e:
-                valid = str(e)
-            res.check(valid is True, "%s: logs are valid JSON lines" % rel,
-                      str(valid))
+            res.check(run.log_error is None,
+                      "%s: logs are valid JSON lines" % rel,
+                      str(run.log_error))
     return None
 
 
@@ -896,9 +896,10 @@ def case_malformed(args, res):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--tapir", help="the tapir binary")
-    ap.add_argument("--shared", default=os.environ.get(
-        "TAPIR_SHARED", os.path.join(os.path.dirname(REPO), "shared")),
-        help="folder holding corpus/ and tools/ (default ../shared)")
+    ap.add_argument("--shared", default=os.path.join(os.path.dirname(REPO),
+                                                     "shared"),
+                    help="folder holding corpus/ and tools/ (default "
+                    "../shared; $TAPIR_SHARED wins over both)")
     ap.add_argument("--work", help="scratch folder (default: a temp dir)")
     ap.add_argument("--list", action="store_true", help="print the cases")
     ap.add_argument("case", nargs="?", choices=CASES)
@@ -909,6 +910,7 @@ def main():
     if not args.case or not args.tapir:
         ap.error("--tapir and a case are required")
     args.tapir = os.path.abspath(args.tapir)
+    args.shared = os.environ.get("TAPIR_SHARED") or args.shared
     args.corpus = os.path.join(args.shared, "corpus")
     if args.work is None:
         args.work = tempfile.mkdtemp(prefix="tapir-pcap-")

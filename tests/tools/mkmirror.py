@@ -227,7 +227,7 @@ class Gen:
         t += r.randrange(10, 400)
         self.emit(fl, t, True, 6, c2s(TCP_ACK))
         for _ in range(r.randrange(1, 4)):
-            req = bytes(r.getrandbits(8) for _ in range(r.randrange(40, 400)))
+            req = r.randbytes(r.randrange(40, 400))
             t += r.randrange(10, 200)
             self.emit(fl, t, True, 6, c2s(TCP_PSH | TCP_ACK, req))
             cs += len(req)
@@ -237,7 +237,7 @@ class Gen:
             sent = 0
             while sent < size:
                 n = min(MSS, size - sent)
-                body = bytes(r.getrandbits(8) for _ in range(n))
+                body = r.randbytes(n)
                 self.emit(fl, t, False, 6, s2c(TCP_ACK, body))
                 ss += n
                 sent += n
@@ -266,8 +266,8 @@ class Gen:
             if fl["sport"] == 53:
                 q, a = dns_pair(r)
             else:
-                q = bytes(r.getrandbits(8) for _ in range(r.randrange(30, 80)))
-                a = bytes(r.getrandbits(8) for _ in range(r.randrange(60, 500)))
+                q = r.randbytes(r.randrange(30, 80))
+                a = r.randbytes(r.randrange(60, 500))
             self.emit(fl, t, True, 17, udp(sa, da, fl["cport"], fl["sport"], q))
             t += r.randrange(300, 3000)
             if not oneway:
