@@ -9,7 +9,7 @@
  * Address and control are absent when address/control field compression
  * was negotiated; the protocol is one byte when protocol field compression
  * was (RFC 1661 section 6.5: a compressed field is the odd low byte).
- * Protocols: 0x0021 IPv4, 0x0057 IPv6 are decoded.  Link and network
+ * Protocols: 0x0021 IPv4, 0x0057 IPv6, 0x0281/0x0283 MPLS are decoded.  Link and network
  * control (0x8000 and up: LCP, IPCP, CCP, ...) and compressed or MPPE
  * encrypted datagrams (0x00fb, 0x00fd) are what a PPTP session normally
  * carries besides IP: they end decoding without an event. */
@@ -19,6 +19,8 @@
 
 #define PPP_IPV4 0x0021
 #define PPP_IPV6 0x0057
+#define PPP_MPLS_UC 0x0281  /* RFC 3032 */
+#define PPP_MPLS_MC 0x0283
 #define PPP_COMP_LINK 0x00fb  /* individual link compressed datagram */
 #define PPP_COMP 0x00fd       /* compressed datagram (MPPC / MPPE) */
 
@@ -44,6 +46,10 @@ static enum tp_dec_rc ppp_decode(struct tp_dec *d, struct tp_pkt *p,
 		return TP_DEC_OK;
 	case PPP_IPV6:
 		*next = TP_P_IPV6;
+		return TP_DEC_OK;
+	case PPP_MPLS_UC:
+	case PPP_MPLS_MC:
+		*next = TP_P_MPLS;
 		return TP_DEC_OK;
 	case PPP_COMP_LINK:
 	case PPP_COMP:
