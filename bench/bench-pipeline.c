@@ -7,10 +7,12 @@
  * then runs tp_pipeline_new, tp_pipeline_packet for every frame and
  * tp_pipeline_finish K times over the loaded frames, with N workers and
  * the logs in DIR (default a directory on /dev/shm, emptied after each
- * repetition).  Reports per repetition and for the median: wall time, CPU
- * time of all threads, packets/s and Gbit/s of wire bytes, per wall second
- * and per CPU second ("per core"); the peak RSS the pipeline added over the
- * loaded file; and the size of the per-flow and per-packet structures.
+ * repetition).  Reports per repetition and for the median: wall time; CPU
+ * time of all threads and of the decoding (calling) thread alone, which
+ * bounds the speed-up from more workers; packets/s and Gbit/s of wire
+ * bytes, per wall second and per CPU second ("per core"); the peak RSS the
+ * pipeline added over the loaded file; and the size of the per-flow and
+ * per-packet structures.
  *
  * --perf-ctl FIFO writes "enable" to FIFO before the first repetition and
  * "disable" after the last, for `perf record -D -1 --control fifo:FIFO`,
@@ -62,6 +64,7 @@ struct capture {
 
 struct rep {
 	double wall, user, sys;
+	double main_cpu;        /* the calling (decoding) thread alone */
 	struct tp_pipeline_totals t;
 };
 
@@ -89,6 +92,13 @@ static void cpu_s(double *user, double *sys)
 	getrusage(RUSAGE_SELF, &ru);
 	*user = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6;
 	*sys = (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+static double thread_cpu_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static long peak_rss_kb(void)
@@ -218,12 +228,13 @@ static void print_rep(const char *label, const struct rep *r,
 	double cpu = r->user + r->sys;
 	printf("%-8s wall %.3f s  cpu %.3f s (user %.3f, sys %.3f)  "
 	       "%.3f Mpkt/s  %.3f Gbit/s  per core: %.3f Mpkt/s  %.3f Gbit/s  "
+	       "decoding thread %.3f s  "
 	       "flows %" PRIu64 "  peak %" PRIu64 "  duplicates %" PRIu64 "\n",
 	       label, r->wall, cpu, r->user, r->sys,
 	       (double)c->n / r->wall / 1e6,
 	       (double)c->wire_bytes * 8 / r->wall / 1e9,
 	       (double)c->n / cpu / 1e6,
-	       (double)c->wire_bytes * 8 / cpu / 1e9, r->t.flows,
+	       (double)c->wire_bytes * 8 / cpu / 1e9, r->main_cpu, r->t.flows,
 	       r->t.peak_flows, r->t.duplicates);
 }
 
@@ -339,6 +350,7 @@ int main(int argc, char **argv)
 		double u0, s0, u1, s1;
 		clean_dir(outdir);
 		cpu_s(&u0, &s0);
+		double m0 = thread_cpu_s();
 		double w0 = mono_s();
 		struct tp_pipeline *pl = tp_pipeline_new(&cfg, err, sizeof(err));
 		if (!pl) {
@@ -358,6 +370,7 @@ int main(int argc, char **argv)
 		}
 		tp_pipeline_finish(pl);
 		r->wall = mono_s() - w0;
+		r->main_cpu = thread_cpu_s() - m0;
 		cpu_s(&u1, &s1);
 		r->user = u1 - u0;
 		r->sys = s1 - s0;
@@ -399,11 +412,12 @@ int main(int argc, char **argv)
 	       t.packets, t.ip_packets, t.tunnelled, t.duplicates, t.flows,
 	       t.flows_evicted, t.decode_failed, t.events);
 	printf("RESULT packets=%zu wire_bytes=%" PRIu64 " workers=%u wall=%.4f "
-	       "user=%.4f sys=%.4f mpps=%.4f mpps_per_core=%.4f "
+	       "user=%.4f sys=%.4f main_cpu=%.4f mpps=%.4f mpps_per_core=%.4f "
 	       "gbps=%.4f gbps_per_core=%.4f pipeline_rss_kb=%ld "
 	       "peak_flows=%" PRIu64 " bytes_per_flow=%.1f "
 	       "sizeof_flow=%zu\n",
 	       cap.n, cap.wire_bytes, workers, m->wall, m->user, m->sys,
+	       m->main_cpu,
 	       (double)cap.n / m->wall / 1e6,
 	       (double)cap.n / (m->user + m->sys) / 1e6,
 	       (double)cap.wire_bytes * 8 / m->wall / 1e9,

@@ -45,15 +45,16 @@ MAIN_ARGS=(--flows 440000 --udp-flows 70000 --duration 300 --hosts 200
 	--size-min 100 --size-max 200000 --dns-share 0.9
 	--encap vxlan --mirror-both-sides --east-west-share 0.4 --seed 1)
 
-# The flow-memory captures: 1M flows that all start within 20 s, so that
-# with 1 h timeouts every one of them is open at the end of the file; and
-# the same traffic with 100 times fewer flows as the baseline.  DNS flows
-# are 2 packets each, which keeps the file small; TCP and UDP flows use
-# the same flow slot.
-MEM_MANY_ARGS=(--flows 250000 --udp-flows 750000 --dns-share 1 --duration 20
-	--hosts 200 --size-min 100 --size-max 10000 --encap vxlan --seed 2)
-MEM_FEW_ARGS=(--flows 2500 --udp-flows 7500 --dns-share 1 --duration 20
-	--hosts 200 --size-min 100 --size-max 10000 --encap vxlan --seed 2)
+# The flow-memory captures: UDP flows (DNS, 2 packets each) never close,
+# so with 1 h timeouts every flow of the file is open at its end: 1M flows,
+# and the same traffic with 10 000 and with 100 flows as baselines.  A UDP
+# flow takes the same slot as a TCP one.
+MEM_MANY_ARGS=(--flows 0 --udp-flows 1000000 --dns-share 1 --duration 20
+	--hosts 200 --encap vxlan --seed 2)
+MEM_FEW_ARGS=(--flows 0 --udp-flows 10000 --dns-share 1 --duration 20
+	--hosts 200 --encap vxlan --seed 2)
+MEM_TINY_ARGS=(--flows 0 --udp-flows 100 --dns-share 1 --duration 20
+	--hosts 200 --encap vxlan --seed 2)
 # The default flow.max_flows (1 000 000) holds them all with one worker.
 MEM_SET=(--set flow.tcp_timeout=1h --set flow.udp_timeout=1h)
 
@@ -78,7 +79,8 @@ gen() {
 		"$TRACEGEN" "$@" -o "$f.tmp" 2>"$f.summary.tmp" ||
 			die "tracegen failed: $(cat "$f.summary.tmp")"
 		mv "$f.tmp" "$f"
-		mv "$f.summary.tmp" "$f.summary"
+		sed 's/\.tmp$//' "$f.summary.tmp" >"$f.summary"
+		rm -f "$f.summary.tmp"
 		printf 'tracegen %s\n' "$*" >>"$f.summary"
 	fi
 	echo "$f"
@@ -88,6 +90,7 @@ MAIN=$(gen vxlan-both "${MAIN_ARGS[@]}")
 if [ -z "$ONLY" ] || [ "$ONLY" = memory ]; then
 	MEM_MANY=$(gen flows-1m "${MEM_MANY_ARGS[@]}")
 	MEM_FEW=$(gen flows-10k "${MEM_FEW_ARGS[@]}")
+	MEM_TINY=$(gen flows-100 "${MEM_TINY_ARGS[@]}")
 fi
 [ "$GEN_ONLY" = 1 ] && exit 0
 
@@ -158,6 +161,7 @@ say "# tapir bench, $(date -u '+%Y-%m-%d %H:%M UTC')"
 say ""
 say "machine: $(nproc) CPUs, $cpu_model, $(awk '/MemTotal/ {printf "%.0f GB", $2/1048576}' /proc/meminfo) RAM, $(uname -sr)"
 say "tapir: $("$TAPIR" version 2>/dev/null | head -1)"
+say "load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (other jobs on the machine take CPU from the wall-time figures; the per-core figures divide by the CPU time actually used)"
 say ""
 
 if [ -z "$ONLY" ] || [ "$ONLY" = throughput ]; then
@@ -211,6 +215,11 @@ if [ -z "$ONLY" ] || [ "$ONLY" = throughput ]; then
 	say ""
 	say "max RSS of bench-pipeline: the pipeline's growth over the RSS after the file was loaded."
 	say ""
+	r1=$(grep '^RESULT ' "$LOGS/bench-pipeline-j1.out" | tail -1)
+	r2=$(grep '^RESULT ' "$LOGS/bench-pipeline-j2.out" | tail -1)
+	kv() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p" <<<"$2"; }
+	say "decoding thread with -j 2 (bench-pipeline): $(kv main_cpu "$r2") s CPU of $(awk -v u="$(kv user "$r2")" -v s="$(kv sys "$r2")" 'BEGIN {print u + s}') s for all threads; one thread with -j 1: $(awk -v u="$(kv user "$r1")" -v s="$(kv sys "$r1")" 'BEGIN {print u + s}') s. Ceiling of the 1 -> 2 speed-up while the decoding thread is serial: $(f3 "$(awk -v u="$(kv user "$r1")" -v s="$(kv sys "$r1")" -v m="$(kv main_cpu "$r2")" 'BEGIN {print (u + s) / m}')")x"
+	say ""
 	say "scaling 1 -> 2 workers: tapir read $(f3 "$(awk -v a="$W1" -v b="$W2" 'BEGIN {print a/b}')")x, bench-pipeline $(f3 "$(awk -v a="$BW1" -v b="$BW2" 'BEGIN {print a/b}')")x (2.0x is linear)"
 	say ""
 	grep -h '^sizeof' "$LOGS/bench-pipeline-j1.out" | sed 's/^/    /' | tee -a "$OUT" >/dev/null
@@ -226,33 +235,37 @@ if [ -z "$ONLY" ] || [ "$ONLY" = memory ]; then
 	say "## Flow memory"
 	say ""
 	say "    $(head -1 "$MEM_MANY.summary")"
-	say "    $(head -1 "$MEM_FEW.summary")"
+	say "    $(tail -1 "$MEM_MANY.summary")"
 	say ""
-	cat "$MEM_MANY" "$MEM_FEW" >/dev/null
+	cat "$MEM_MANY" "$MEM_FEW" "$MEM_TINY" >/dev/null
 	stat_of() { sed -n "s/.*\"$2\":\([0-9]*\).*/\1/p" "$1"/stats.log | tail -1; }
+	say "| read | peak flows | evicted | max RSS kB | command |"
+	say "|---|---|---|---|---|"
 	# The capture comes through a pipe: tapir maps a regular file, and
 	# the mapped pages would count in its RSS.
+	for m in MANY FEW TINY; do
+		eval "f=\$MEM_$m"
+		rm -rf "${SHM_DIR:?}"/out
+		timed "mem-$m" "$TAPIR" read - -o "$SHM_DIR/out" -q -j 1 \
+			"${MEM_SET[@]}" < <(cat "$f")
+		eval "R_$m=\$T_RSS_KB"
+		eval "P_$m=\$(stat_of \"\$SHM_DIR/out\" peak_flows)"
+		eval "E_$m=\$(stat_of \"\$SHM_DIR/out\" flows_evicted)"
+		eval "say \"| $(basename "$f" .pcap) | \$P_$m | \$E_$m | \$R_$m | \\\`cat FILE | tapir read - -o /dev/shm/... -q -j 1 ${MEM_SET[*]}\\\` |\""
+	done
 	rm -rf "${SHM_DIR:?}"/out
-	timed mem-many "$TAPIR" read - -o "$SHM_DIR/out" -q -j 1 "${MEM_SET[@]}" < <(cat "$MEM_MANY")
-	RM=$T_RSS_KB PM=$(stat_of "$SHM_DIR/out" peak_flows) EM=$(stat_of "$SHM_DIR/out" flows_evicted)
-	rm -rf "${SHM_DIR:?}"/out
-	timed mem-few "$TAPIR" read - -o "$SHM_DIR/out" -q -j 1 "${MEM_SET[@]}" < <(cat "$MEM_FEW")
-	RF=$T_RSS_KB PF=$(stat_of "$SHM_DIR/out" peak_flows)
-	rm -rf "${SHM_DIR:?}"/out
-	[ -n "$PM" ] && [ -n "$PF" ] || die "no peak_flows in stats.log"
-	[ "$EM" = 0 ] || say "WARNING: $EM flows evicted: raise flow.max_flows"
+	[ -n "$P_MANY" ] && [ -n "$P_FEW" ] && [ -n "$P_TINY" ] ||
+		die "no peak_flows in stats.log"
+	say ""
+	per() { awk -v a="$1" -v b="$2" -v p="$3" -v q="$4" 'BEGIN {printf "%.1f", (a-b)*1024/(p-q)}'; }
+	say "- marginal flow state, 1M vs 10k flows: ($R_MANY - $R_FEW) kB / ($P_MANY - $P_FEW) flows = **$(per "$R_MANY" "$R_FEW" "$P_MANY" "$P_FEW") bytes per flow**"
+	say "- all-in, 1M vs 100 flows (adds the hash buckets, 8 B per slot of flow.max_flows, that 10k flows already touch): ($R_MANY - $R_TINY) kB / ($P_MANY - $P_TINY) flows = **$(per "$R_MANY" "$R_TINY" "$P_MANY" "$P_TINY") bytes per flow**"
 	timed mem-bench "$BENCHP" -j 1 -r 1 -o "$SHM_DIR/out" "${MEM_SET[@]}" "$MEM_MANY"
 	rm -rf "${SHM_DIR:?}"/out
 	res=$(grep '^RESULT ' "$LOGS/mem-bench.out" | tail -1)
-	say "| read | peak flows | max RSS MB | command |"
-	say "|---|---|---|---|"
-	say "| 1M flows | $PM | $(f3 "$(awk -v r="$RM" 'BEGIN {print r/1024}')") | \`cat FILE | tapir read - -o /dev/shm/... -q -j 1 ${MEM_SET[*]}\` |"
-	say "| 10k flows | $PF | $(f3 "$(awk -v r="$RF" 'BEGIN {print r/1024}')") | same |"
-	say ""
-	say "flow state: ($RM - $RF) kB / ($PM - $PF) flows = $(awk -v a="$RM" -v b="$RF" -v p="$PM" -v q="$PF" 'BEGIN {printf "%.1f", (a-b)*1024/(p-q)}') bytes per flow (goal <= 256)"
-	say ""
-	say "bench-pipeline on the 1M-flow capture: $(sed -n 's/.*\(bytes_per_flow=[0-9.]*\).*/\1/p' <<<"$res") ($(grep -h '^sizeof' "$LOGS/mem-bench.out" | tr '\n' ' '))"
+	say "- bench-pipeline on the 1M-flow capture, growth of RSS over the loaded capture per peak flow: $(sed -n 's/.*bytes_per_flow=\([0-9.]*\).*/\1/p' <<<"$res") bytes; $(grep -h '^sizeof' "$LOGS/mem-bench.out")"
 	say ""
 fi
 
+say "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "results in $OUT, raw output in $LOGS" >&2

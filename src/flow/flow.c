@@ -44,7 +44,6 @@ static unsigned class_of(uint8_t proto)
 	case 6:
 		return CLASS_TCP;
 	case 17:
-	case 132:
 		return CLASS_UDP;
 	case 1:
 	case 58:
@@ -82,10 +81,6 @@ struct tp_flow_table *tp_flow_table_new(uint64_t max_flows,
 	t->timeout[CLASS_OTHER] = cfg->other_timeout_ns;
 	t->timeout[CLASS_ATTEMPT] = cfg->tcp_attempt_timeout_ns;
 	t->timeout[CLASS_CLOSED] = cfg->tcp_close_delay_ns;
-	if (!t->timeout[CLASS_ATTEMPT])
-		t->timeout[CLASS_ATTEMPT] = 5000000000ull;
-	if (!t->timeout[CLASS_CLOSED])
-		t->timeout[CLASS_CLOSED] = 5000000000ull;
 	t->end = end;
 	t->arg = arg;
 	return t;

@@ -224,6 +224,26 @@ static const struct key keys[] = {
 		       "(SCTP, GRE that is not terminated, ESP, ...).",
 	},
 	{
+		.name = "flow.tcp_attempt_timeout", .type = KT_DURATION,
+		FIELD(tcp_attempt_timeout_ns),
+		.min = NS_S, .max = NS_D,
+		.def = "5s",
+		.doc = "A TCP connection attempt (SYN with no answer) is "
+		       "logged and closed this long after it began, so that a "
+		       "retried SYN later starts a new record (Zeek's "
+		       "`tcp_attempt_delay`).",
+	},
+	{
+		.name = "flow.tcp_close_delay", .type = KT_DURATION,
+		FIELD(tcp_close_delay_ns),
+		.min = NS_S, .max = NS_D,
+		.def = "5s",
+		.doc = "A TCP connection that both sides closed, or that one "
+		       "side reset, is logged this long after the close; late "
+		       "packets within it still count (Zeek's "
+		       "`tcp_close_delay` and `tcp_reset_delay`).",
+	},
+	{
 		.name = "flow.max_flows", .type = KT_COUNT,
 		FIELD(max_flows),
 		.min = 1, .max = 1000000000,

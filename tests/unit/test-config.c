@@ -838,6 +838,7 @@ static void test_doc_names_every_key(void **state)
 		"decode.max_tunnel_depth", "decode.defrag_memory",
 		"decode.defrag_timeout", "dedup.enabled", "dedup.window",
 		"dedup.table_size", "flow.tcp_timeout", "flow.udp_timeout",
+		"flow.tcp_attempt_timeout", "flow.tcp_close_delay",
 		"flow.icmp_timeout", "flow.other_timeout", "flow.max_flows",
 		"workers", "log.format", "log.dir", "zones",
 	};
