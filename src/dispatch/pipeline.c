@@ -21,7 +21,6 @@
 #include "util/mem.h"
 
 #define TICK_NS 1000000000ull
-#define MAX_SESSIONS 65536
 #define RING_ORDER 14
 
 struct tp_pipeline {
@@ -82,7 +81,7 @@ struct tp_pipeline *tp_pipeline_new(const struct tp_config *cfg, char *err,
 		goto fail;
 	}
 	pl->weird = tp_weird_new(pl->weird_log, 25, 1000);
-	pl->sessions = tp_sessions_new(cfg, MAX_SESSIONS);
+	pl->sessions = tp_sessions_new(cfg, cfg->max_sessions);
 	if (!pl->weird || !pl->sessions ||
 	    tp_dec_init(&pl->dec, &cfg->decode) < 0) {
 		snprintf(err, errlen, "out of memory");

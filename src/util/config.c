@@ -192,6 +192,16 @@ static const struct key keys[] = {
 		       "and a copy of it arriving later is not recognized.",
 	},
 	{
+		.name = "mirror.max_sessions", .type = KT_COUNT,
+		FIELD(max_sessions),
+		.min = 4, .max = 16777216,
+		.def = "65536",
+		.doc = "Mirror sessions (outer source and VNI, ERSPAN session, "
+		       "GWLB endpoint) tracked with their own counters. Packets "
+		       "of sessions beyond this are counted together under the "
+		       "session `overflow`.",
+	},
+	{
 		.name = "flow.tcp_timeout", .type = KT_DURATION,
 		FIELD(tcp_timeout_ns),
 		.min = NS_S, .max = NS_D,

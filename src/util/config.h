@@ -49,6 +49,7 @@ struct tp_config {
 	uint64_t max_flows;          /* over all workers */
 
 	uint32_t workers;
+	uint32_t max_sessions;       /* mirror sessions tracked */
 
 	enum tp_log_format log_format;
 	char log_dir[4096];

@@ -30,6 +30,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	snprintf(cfg.log_dir, sizeof(cfg.log_dir), "/tmp/tapir-fuzz-%d",
 		 (int)getpid());
 	cfg.max_flows = 64;
+	cfg.max_sessions = 64;
+	cfg.dedup_table_size = 1024;
+	cfg.decode.defrag_mem_cap = 256 * 1024;
 	struct tp_pipeline *pl = tp_pipeline_new(&cfg, err, sizeof(err));
 	if (!pl)
 		abort();
