@@ -1461,11 +1461,13 @@ static int syntax_error(struct ld *ld, struct fy_diag *diag,
 	return -EINVAL;
 }
 
-/* Offset of the first byte that is not part of well-formed UTF-8 (no
- * overlong forms, surrogates or code points past U+10FFFF), or len.
- * YAML is UTF-8 text, and libfyaml 0.7.12 loops forever on some invalid
- * bytes in a directive line ("%ab\xff"). */
-static size_t utf8_bad_offset(const unsigned char *s, size_t len)
+/* Offset of the first byte that YAML does not allow, or len: a control
+ * character other than tab, newline and carriage return, or a byte that is
+ * not part of well-formed UTF-8 (no overlong forms, surrogates or code
+ * points past U+10FFFF).  Checked before libfyaml sees the text: 0.7.12
+ * loops forever on some invalid UTF-8 in a directive line ("%ab\xff") and
+ * crashes on some NUL bytes. */
+static size_t text_bad_offset(const unsigned char *s, size_t len)
 {
 	size_t i = 0;
 
@@ -1475,6 +1477,9 @@ static size_t utf8_bad_offset(const unsigned char *s, size_t len)
 		unsigned char lo = 0x80, hi = 0xbf;
 
 		if (c < 0x80) {
+			if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') ||
+			    c == 0x7f)
+				return i;
 			i++;
 			continue;
 		}
@@ -1517,8 +1522,9 @@ static int load_yaml(struct ld *ld, const char *text, size_t len)
 	struct fy_node *root;
 	int rc = -ENOMEM;
 
-	size_t bad = utf8_bad_offset((const unsigned char *)text, len);
+	size_t bad = text_bad_offset((const unsigned char *)text, len);
 	if (bad < len) {
+		unsigned char c = (unsigned char)text[bad];
 		int line = 1, col = 1;
 		for (size_t i = 0; i < bad; i++) {
 			if (text[i] == '\n') {
@@ -1528,9 +1534,14 @@ static int load_yaml(struct ld *ld, const char *text, size_t len)
 				col++;
 			}
 		}
-		put(ld->err, ld->errlen, "config %s:%d:%d: invalid YAML: not "
-		    "UTF-8 text (byte 0x%02x)", ld->name, line, col,
-		    (unsigned char)text[bad]);
+		if (c < 0x80)
+			put(ld->err, ld->errlen, "config %s:%d:%d: invalid YAML: "
+			    "control character 0x%02x (only tab and newline "
+			    "are allowed)", ld->name, line, col, c);
+		else
+			put(ld->err, ld->errlen, "config %s:%d:%d: invalid YAML: "
+			    "not UTF-8 text (byte 0x%02x)", ld->name, line, col,
+			    c);
 		return -EINVAL;
 	}
 

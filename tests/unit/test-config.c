@@ -279,6 +279,11 @@ static void test_load_every_key(void **state)
 	assert_int_equal(c->workers, 4);
 	assert_int_equal(c->log_format, TP_FMT_ZEEK);
 	assert_string_equal(c->log_dir, "/var/log/tapir: main");
+	/* Windows line ends and a byte order mark. */
+	assert_int_equal(load(c, "\xef\xbb\xbfworkers: 3\r\nflow:\r\n"
+			      "  udp_timeout: 20s\r\n"), 0);
+	assert_int_equal(c->workers, 3);
+	assert_int_equal(c->udp_timeout_ns, 20 * NS_S);
 	assert_int_equal(load(c, "log.dir: /srv/d\xc3\xa9j\xc3\xa0-vu\n"), 0);
 	assert_string_equal(c->log_dir, "/srv/d\xc3\xa9j\xc3\xa0-vu");
 	assert_int_equal(tp_config_validate(c, err, sizeof(err)), 0);
@@ -458,6 +463,21 @@ static void test_yaml_syntax(void **state)
 	load_fails("log.dir: \xed\xa0\x80\n",
 		   "config t.yaml:1:10: invalid YAML: not UTF-8 text (byte "
 		   "0xed)");
+	/* A NUL byte; libfyaml 0.7.12 crashes on some. */
+	{
+		static const char nul[] = "workers: 1\nlog.dir: a\0b\n";
+		struct tp_config *c = new_default();
+		assert_int_equal(tp_config_load_string(c, "t.yaml", nul,
+						       sizeof(nul) - 1, err,
+						       sizeof(err)), -EINVAL);
+		assert_string_equal(err, "config t.yaml:2:11: invalid YAML: "
+				    "control character 0x00 (only tab and "
+				    "newline are allowed)");
+		free(c);
+	}
+	load_fails("workers: 1\x1b\n",
+		   "config t.yaml:1:11: invalid YAML: control character 0x1b "
+		   "(only tab and newline are allowed)");
 	load_fails("\t- a\n",
 		   "config t.yaml:1:2: invalid YAML: plain scalar cannot start "
 		   "with '-' followed by blank");

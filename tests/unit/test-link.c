@@ -116,10 +116,10 @@ static void sll_v1_unsupported(void **state)
 	b[14] = 0x00, b[15] = 0x00;
 	assert_int_equal(run(f, &tp_dec_sll, b, sizeof(b)), TP_DEC_UNSUPPORTED);
 	assert_int_equal(f->d.events[TP_EV_UNKNOWN_ETHERTYPE], 1);
-	assert_string_equal(f->addl, "sll netlink family 0");
+	assert_string_equal(f->addl, "cooked netlink family 0");
 	b[14] = 0x08;
 	assert_int_equal(run(f, &tp_dec_sll, b, sizeof(b)), TP_DEC_UNSUPPORTED);
-	assert_string_equal(f->addl, "sll netlink family 2048");
+	assert_string_equal(f->addl, "cooked netlink family 2048");
 	/* LLDP: an EtherType tapir does not decode. */
 	memcpy(b, sll_ipv4, sizeof(b));
 	b[14] = 0x88, b[15] = 0xcc;
