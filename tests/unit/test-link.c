@@ -172,7 +172,7 @@ static void sll_v2(void **state)
 	b[0] = 0x00, b[1] = 0x10; /* NETLINK_GENERIC */
 	b[8] = 0x03, b[9] = 0x38;
 	assert_int_equal(run(f, &tp_dec_sll2, b, sizeof(b)), TP_DEC_UNSUPPORTED);
-	assert_string_equal(f->addl, "sll2 netlink family 16");
+	assert_string_equal(f->addl, "cooked netlink family 16");
 
 	assert_int_equal(run(f, &tp_dec_sll2, sll2_ipv6, 19), TP_DEC_TRUNCATED);
 	assert_int_equal(f->d.events[TP_EV_TRUNCATED_SLL2], 1);
