@@ -1,7 +1,7 @@
 /* bench-pipeline: the cost of tapir's pipeline without file I/O.
  *
  *   bench-pipeline [-j N] [-r K] [-o DIR] [--set KEY=VALUE]...
- *                  [--perf-ctl FIFO] FILE
+ *                  [--mapped] [--perf-ctl FIFO] FILE
  *
  * Loads every frame of FILE (pcap or pcapng, through libpcap) into memory,
  * then runs tp_pipeline_new, tp_pipeline_packet for every frame and
@@ -14,6 +14,11 @@
  * pipeline added over the loaded file; and the size of the per-flow and
  * per-packet structures.
  *
+ * --mapped runs over a fresh read-only mapping of FILE (classic pcap in
+ * host byte order) instead of the loaded copy: the memory the frames come
+ * from is then the page cache, as with tapir's pcap source, while the
+ * source's own code stays out.  The RSS figures do not apply then.
+ *
  * --perf-ctl FIFO writes "enable" to FIFO before the first repetition and
  * "disable" after the last, for `perf record -D -1 --control fifo:FIFO`,
  * so that a profile leaves out the loading.
@@ -22,10 +27,12 @@
  *   RESULT packets=... wire_bytes=... wall=... user=... sys=... ...
  */
 #include <dirent.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <pcap/pcap.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,11 +79,12 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: bench-pipeline [-j N] [-r K] [-o DIR] [--set KEY=VALUE]...\n"
-		"                      [--perf-ctl FIFO] FILE\n\n"
+		"                      [--mapped] [--perf-ctl FIFO] FILE\n\n"
 		"Load FILE into memory, then time tapir's pipeline over it K times\n"
 		"(default 3) with N workers (default 1), logs in DIR (default a\n"
-		"fresh directory under /dev/shm).  --perf-ctl FIFO: write enable\n"
-		"and disable around the timed runs for perf record --control.\n");
+		"fresh directory under /dev/shm).  --mapped: read the frames from\n"
+		"a mapping of FILE instead.  --perf-ctl FIFO: write enable and\n"
+		"disable around the timed runs for perf record --control.\n");
 }
 
 static double mono_s(void)
@@ -198,6 +206,68 @@ nomem:
 	return -1;
 }
 
+/* A classic pcap file mapped read-only. */
+struct mapped {
+	const uint8_t *m;
+	size_t len;
+	bool nsec;
+};
+
+static int map_file(const char *path, struct mapped *mp)
+{
+	struct stat st;
+	uint32_t magic;
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0 || fstat(fd, &st) < 0 || st.st_size < 24) {
+		fprintf(stderr, "bench-pipeline: %s: cannot map: %s\n", path,
+			fd < 0 ? strerror(errno) : "too short");
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (m == MAP_FAILED) {
+		fprintf(stderr, "bench-pipeline: %s: mmap: %s\n", path,
+			strerror(errno));
+		return -1;
+	}
+	memcpy(&magic, m, 4);
+	if (magic != 0xa1b2c3d4 && magic != 0xa1b23c4d) {
+		fprintf(stderr, "bench-pipeline: %s: --mapped needs a classic "
+			"pcap file in host byte order\n", path);
+		munmap(m, (size_t)st.st_size);
+		return -1;
+	}
+	mp->m = m;
+	mp->len = (size_t)st.st_size;
+	mp->nsec = magic == 0xa1b23c4d;
+	return 0;
+}
+
+/* Feed every record of the mapping to pl; a truncated last record ends
+ * the run, as libpcap would report it. */
+static void run_mapped(struct tp_pipeline *pl, struct tp_pkt *pkt,
+		       const struct mapped *mp, uint32_t linktype)
+{
+	size_t off = 24;
+	while (off + 16 <= mp->len) {
+		uint32_t h[4];
+		memcpy(h, mp->m + off, sizeof(h));
+		if (h[2] > mp->len - off - 16)
+			break;
+		pkt->data = mp->m + off + 16;
+		pkt->caplen = h[2];
+		pkt->wirelen = h[3] < h[2] ? h[2] : h[3];
+		pkt->ts_ns = (uint64_t)h[0] * 1000000000ull +
+			     (mp->nsec ? (uint64_t)h[1] : (uint64_t)h[1] * 1000);
+		pkt->linktype = linktype;
+		tp_pipeline_packet(pl, pkt);
+		off += 16 + (size_t)h[2];
+	}
+}
+
 /* Empty the log directory between repetitions (tmpfs holds it in RAM). */
 static void clean_dir(const char *dir)
 {
@@ -246,6 +316,7 @@ int main(int argc, char **argv)
 		{"output", required_argument, NULL, 'o'},
 		{"set", required_argument, NULL, 's'},
 		{"perf-ctl", required_argument, NULL, 'p'},
+		{"mapped", no_argument, NULL, 'm'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -255,6 +326,7 @@ int main(int argc, char **argv)
 	char err[512], kv[4200], tmpdir[64] = "";
 	const char *outdir = NULL, *perf_ctl = NULL;
 	unsigned workers = 1, nrep = 3;
+	bool mapped = false;
 	int c;
 
 	tp_config_default(&cfg);
@@ -277,6 +349,9 @@ int main(int argc, char **argv)
 			break;
 		case 'p':
 			perf_ctl = optarg;
+			break;
+		case 'm':
+			mapped = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -326,9 +401,15 @@ int main(int argc, char **argv)
 	       "captured, in %.2f s; RSS %ld kB\n",
 	       argv[optind], cap.n, cap.wire_bytes, (size_t)cap.captured, tload,
 	       rss_loaded);
-	printf("pipeline: %u worker%s, %u repetition%s, logs in %s\n",
+	if (mapped) {
+		/* Counted and checked by the load; the runs read the file. */
+		munmap(cap.data, cap.cap);
+		cap.data = NULL;
+		rss_loaded = cur_rss_kb();
+	}
+	printf("pipeline: %u worker%s, %u repetition%s, logs in %s%s\n",
 	       workers, workers > 1 ? "s" : "", nrep, nrep > 1 ? "s" : "",
-	       outdir);
+	       outdir, mapped ? ", frames read from the mapped file" : "");
 	fflush(stdout);
 
 	struct tp_pkt *pkt = calloc(1, sizeof(*pkt));
@@ -357,7 +438,14 @@ int main(int argc, char **argv)
 			fprintf(stderr, "bench-pipeline: %s\n", err);
 			return 1;
 		}
-		for (size_t off = 0; off < cap.len;) {
+		if (mapped) {
+			struct mapped mp;
+			if (map_file(argv[optind], &mp) < 0)
+				return 1;
+			run_mapped(pl, pkt, &mp, cap.linktype);
+			munmap((void *)mp.m, mp.len);
+		}
+		for (size_t off = 0; !mapped && off < cap.len;) {
 			const struct frame *f =
 				(const struct frame *)(cap.data + off);
 			pkt->data = (const uint8_t *)(f + 1);
@@ -403,9 +491,17 @@ int main(int argc, char **argv)
 	long grew = peak > rss_loaded ? peak - rss_loaded : 0;
 	double per_flow = t.peak_flows ? (double)grew * 1024 /
 					 (double)t.peak_flows : 0;
-	printf("peak RSS %ld kB: the pipeline added %ld kB over the loaded "
-	       "capture, %.1f bytes per peak flow (%" PRIu64 " flows at "
-	       "once)\n", peak, grew, per_flow, t.peak_flows);
+	if (mapped) {
+		/* The mapped file's pages count in the RSS. */
+		grew = 0;
+		per_flow = 0;
+		printf("peak RSS %ld kB, mapped file included\n", peak);
+	} else {
+		printf("peak RSS %ld kB: the pipeline added %ld kB over the "
+		       "loaded capture, %.1f bytes per peak flow (%" PRIu64
+		       " flows at once)\n", peak, grew, per_flow,
+		       t.peak_flows);
+	}
 	printf("totals: packets %" PRIu64 ", ip %" PRIu64 ", tunnelled %" PRIu64
 	       ", duplicates %" PRIu64 ", flows %" PRIu64 ", evicted %" PRIu64
 	       ", decode failed %" PRIu64 ", events %" PRIu64 "\n",

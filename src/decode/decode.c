@@ -54,8 +54,10 @@ void tp_dec_fini(struct tp_dec *d)
 
 void tp_pkt_reset(struct tp_pkt *p)
 {
-	/* Everything after the input fields. */
-	size_t off = offsetof(struct tp_pkt, ntun);
+	/* Everything after the input fields but the tunnel records, which
+	 * are written whole when pushed and read only below ntun. */
+	p->ntun = 0;
+	size_t off = offsetof(struct tp_pkt, gwlb);
 	memset((uint8_t *)p + off, 0, sizeof(*p) - off);
 }
 

@@ -20,12 +20,12 @@
 static enum tp_dec_rc eth_decode(struct tp_dec *d, struct tp_pkt *p,
 				 struct tp_cur *c, enum tp_proto *next)
 {
-	tp_cur_skip(c, 12);
-	uint16_t type = tp_cur_be16(c);
-	if (c->err) {
+	const uint8_t *h = tp_cur_take(c, 14);
+	if (!h) {
 		tp_dec_event(d, p, TP_EV_TRUNCATED_LINK_HEADER, "ethernet");
 		return TP_DEC_TRUNCATED;
 	}
+	uint16_t type = tp_load_be16(h + 12);
 	*next = tp_proto_from_ethertype(type);
 	if (*next == TP_P_NONE) {
 		char addl[16];

@@ -1,14 +1,17 @@
 /* Duplicate detection: a set of 64-bit packet fingerprints with their
- * time, open addressing over a short probe run.  Entries expire by time, so
+ * time, in buckets of one cache line.  Entries expire by time, so
  * no sweep is needed: an old entry is as good as an empty slot. */
 #include "mirror/dedup.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
 
 #include "util/mem.h"
 
-#define PROBE 8
+/* A bucket is one cache line of four slots; a fingerprint lives only in
+ * its bucket, so a check reads one line. */
+#define PROBE 4
 #define TP_DEDUP_MIN(a, b) ((a) < (b) ? (a) : (b))
 
 struct dd_slot {
@@ -33,7 +36,7 @@ struct tp_dedup *tp_dedup_new(uint32_t slots, uint64_t window_ns)
 		n <<= 1;
 	dd->window = window_ns;
 	dd->mask = n - 1;
-	dd->slot = tp_calloc(n, sizeof(*dd->slot));
+	dd->slot = tp_calloc_aligned(64, (size_t)n * sizeof(*dd->slot));
 	if (!dd->slot) {
 		tp_free(dd, sizeof(*dd));
 		return NULL;
@@ -75,18 +78,25 @@ uint64_t tp_dedup_hash(const struct tp_pkt *p, uint16_t zone)
 	hdr[hl] = (uint8_t)(zone >> 8);
 	hdr[hl + 1] = (uint8_t)zone;
 	uint64_t h = XXH3_64bits(hdr, hl + 2);
-	if (p->ip_cap > hl)
-		h = XXH3_64bits_withSeed(p->ip + hl, p->ip_cap - hl, h);
+	/* The transport header and the start of the payload: the TCP, UDP
+	 * or ICMP checksum in there already stands for the rest, and with
+	 * the IP id and lengths two different packets almost never agree
+	 * on these bytes; hashing all of a large packet would cost more
+	 * than the rest of its processing. */
+	if (p->ip_cap > hl) {
+		uint32_t n = p->ip_cap - hl;
+		h = XXH3_64bits_withSeed(p->ip + hl, TP_DEDUP_MIN(n, 128u), h);
+	}
 	return h ? h : 1;
 }
 
 bool tp_dedup_check(struct tp_dedup *dd, uint64_t h, uint64_t now)
 {
-	uint32_t i = (uint32_t)h & dd->mask;
+	uint32_t i = (uint32_t)h & dd->mask & ~(uint32_t)(PROBE - 1);
 	struct dd_slot *victim = NULL;
 	bool victim_live = true;
 
-	for (int n = 0; n < PROBE; n++, i = (i + 1) & dd->mask) {
+	for (int n = 0; n < PROBE; n++, i++) {
 		struct dd_slot *s = &dd->slot[i];
 		/* Either order: a load balancer may reorder the copies. */
 		uint64_t age = now >= s->ts ? now - s->ts : s->ts - now;
@@ -112,7 +122,7 @@ bool tp_dedup_check(struct tp_dedup *dd, uint64_t h, uint64_t now)
 
 void tp_dedup_prefetch(const struct tp_dedup *dd, uint64_t h)
 {
-	__builtin_prefetch(&dd->slot[(uint32_t)h & dd->mask]);
+	__builtin_prefetch(&dd->slot[(uint32_t)h & dd->mask & ~(uint32_t)(PROBE - 1)]);
 }
 
 uint64_t tp_dedup_evictions(const struct tp_dedup *dd)

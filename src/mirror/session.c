@@ -24,6 +24,21 @@ struct skey {
 	uint8_t encap, has_id, pad[2];
 };
 
+/* A cheap mix of the key: it runs once per packet, and the keys are few
+ * and well spread in their low address bytes and ids. */
+static uint32_t skey_hash(const struct skey *k)
+{
+	uint64_t a, b, c;
+	memcpy(&a, k->src.b, 8);
+	memcpy(&b, k->src.b + 8, 8);
+	c = ((uint64_t)k->id << 8 | k->encap) ^ k->gwlb;
+	uint64_t h = (a * 0x9e3779b97f4a7c15ull) ^ (b * 0xc2b2ae3d27d4eb4full) ^
+		     (c * 0x165667b19e3779f9ull);
+	h ^= h >> 29;
+	h *= 0xbf58476d1ce4e5b9ull;
+	return (uint32_t)(h ^ (h >> 32));
+}
+
 struct tp_sessions *tp_sessions_new(const struct tp_config *cfg, uint32_t max)
 {
 	struct tp_sessions *s = tp_calloc(1, sizeof(*s));
@@ -109,7 +124,7 @@ uint32_t tp_session_of(struct tp_sessions *s, const struct tp_pkt *p)
 	if (p->gwlb.present & 1)
 		k.gwlb = p->gwlb.endpoint_id;
 
-	uint32_t h = (uint32_t)XXH3_64bits(&k, sizeof(k));
+	uint32_t h = skey_hash(&k);
 	for (uint32_t i = h & s->mask;; i = (i + 1) & s->mask) {
 		uint32_t idx = s->slots[i];
 		if (idx == 0) {

@@ -41,6 +41,17 @@ void tp_free(void *p, size_t n)
 	free(p);
 }
 
+void *tp_calloc_aligned(size_t align, size_t n)
+{
+	size_t rounded = (n + align - 1) & ~(align - 1);
+	void *p = aligned_alloc(align, rounded ? rounded : align);
+	if (!p)
+		return NULL;
+	memset(p, 0, rounded);
+	atomic_fetch_add_explicit(&in_use, n, memory_order_relaxed);
+	return p;
+}
+
 char *tp_strdup(const char *s)
 {
 	size_t n = strlen(s) + 1;

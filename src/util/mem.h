@@ -12,6 +12,8 @@ void *tp_malloc(size_t n);
 void *tp_calloc(size_t nmemb, size_t size);
 void *tp_realloc(void *p, size_t old_n, size_t n);
 void tp_free(void *p, size_t n);
+/* Zeroed memory aligned to align (a power of two, e.g. a cache line). */
+void *tp_calloc_aligned(size_t align, size_t n);
 char *tp_strdup(const char *s);
 void tp_strfree(char *s);
 
