@@ -185,16 +185,18 @@ static void reserve(struct tp_rec *r, size_t n)
 	}
 }
 
-static void put(struct tp_rec *r, const char *s, size_t n)
+static inline void put(struct tp_rec *r, const char *s, size_t n)
 {
-	reserve(r, n);
+	if (TP_UNLIKELY(r->len + n > r->cap))
+		reserve(r, n);
 	memcpy(r->buf + r->len, s, n);
 	r->len += n;
 }
 
-static void putc_(struct tp_rec *r, char ch)
+static inline void putc_(struct tp_rec *r, char ch)
 {
-	reserve(r, 1);
+	if (TP_UNLIKELY(r->len + 1 > r->cap))
+		reserve(r, 1);
 	r->buf[r->len++] = ch;
 }
 
@@ -330,10 +332,27 @@ void tp_rec_bool(struct tp_rec *r, unsigned f, bool v)
  * and control bytes; Zeek TSV escapes tab, newline, the set separator in
  * sets, and backslash.  Bytes outside printable ASCII become \xHH in both,
  * as Zeek writes them. */
+static inline bool plain_char(unsigned char ch, bool json, bool in_set)
+{
+	if (ch < 0x20 || ch >= 0x7f || ch == '\\')
+		return false;
+	return json ? ch != '"' : !(in_set && ch == ',');
+}
+
 static void put_escaped(struct tp_rec *r, const char *s, size_t n, bool in_set)
 {
 	bool json = r->log->fmt == TP_FMT_JSON;
 	for (size_t i = 0; i < n; i++) {
+		/* Runs of plain characters go out in one copy. */
+		size_t run = i;
+		while (run < n && plain_char((unsigned char)s[run], json, in_set))
+			run++;
+		if (run > i) {
+			put(r, s + i, run - i);
+			i = run;
+			if (i == n)
+				break;
+		}
 		unsigned char ch = (unsigned char)s[i];
 		if (json && (ch == '"' || ch == '\\')) {
 			putc_(r, '\\');
