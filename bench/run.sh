@@ -19,7 +19,7 @@ BENCH_DIR=${BENCH_DIR:-/var/tmp/tapir-bench}
 BUILD_DIR=${BUILD_DIR:-$repo/build}
 TRACEGEN=${TRACEGEN:-$repo/../shared/tools/tracegen/tracegen}
 SHM_DIR=${SHM_DIR:-/dev/shm/tapir-bench.$$}
-REPEAT=3
+REPEAT=5
 ONLY=
 GEN_ONLY=0
 
@@ -185,7 +185,7 @@ if [ -z "$ONLY" ] || [ "$ONLY" = throughput ]; then
 	PK=$(sed -n 's/.* packets=\([0-9]*\).*/\1/p' <<<"$res")
 	WB=$(sed -n 's/.* wire_bytes=\([0-9]*\).*/\1/p' <<<"$res")
 	[ -n "$PK" ] && [ -n "$WB" ] || die "no RESULT line from bench-pipeline"
-	say "$PK frames, $WB wire bytes ($(f3 "$(awk -v b="$WB" -v p="$PK" 'BEGIN {print b/p}')") bytes per frame); median of $REPEAT runs each, file in the page cache, logs on tmpfs."
+	say "$PK frames, $WB wire bytes ($(f3 "$(awk -v b="$WB" -v p="$PK" 'BEGIN {print b/p}')") bytes per frame); median of $REPEAT runs each (ndpiReader: one run), file in the page cache, logs on tmpfs."
 	say ""
 	header
 

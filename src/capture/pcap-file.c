@@ -1,8 +1,12 @@
 /* Capture files: pcap and pcapng, plain or gzip-compressed (detected by
  * magic, not by name), from a path or "-" for stdin.
  *
- * A classic pcap in a regular file is mapped and walked in place: no copy
- * and no library call per packet.  Its record header:
+ * A classic pcap in a regular file is read in 4 MiB blocks and walked in
+ * place: no library call per packet.  Blocks, not a mapping: reading the
+ * frames through a mapping of the page cache made `tapir read` 1.5 times
+ * slower on the benchmark machine than the kernel's copy into a reused
+ * buffer (bench/RESULTS.md), and a mapping counts in the resident set.
+ * Its record header:
  *
  *  +---------------+---------------+---------------+---------------+
  *  |                 timestamp seconds                             |
@@ -15,7 +19,6 @@
  * cookie stream that counts bytes for progress. */
 #include <errno.h>
 #include <stdbool.h>
-#include <sys/mman.h>
 #include <fcntl.h>
 #include <pcap/pcap.h>
 #include <stdio.h>
@@ -27,15 +30,22 @@
 #include "capture/source.h"
 #include "util/mem.h"
 
-/* Largest record accepted from a mapped file (libpcap allows 256 KiB for
- * most link types; BIG TCP super-packets need more). */
+/* Largest record accepted from a classic pcap file (libpcap allows
+ * 256 KiB for most link types; BIG TCP super-packets need more). */
 #define MAX_RECORD (16u << 20)
+/* Read size of a classic pcap file. */
+#define BLOCK (4u << 20)
 
 struct pf {
-	/* mapped classic pcap */
-	const uint8_t *map;
-	size_t map_len, off;
-	size_t dropped;   /* mapped bytes below this were released */
+	/* classic pcap read in blocks: two buffers, so that the frames of
+	 * one block stay valid while the next is read into the other */
+	bool blocks;
+	int fd;
+	uint8_t *buf[2];
+	size_t buf_size[2];
+	unsigned cur;
+	size_t pos, len;  /* unread bytes of buf[cur]: [pos, len) */
+	uint64_t off;     /* file offset of buf[cur] + pos */
 	bool swapped;
 	/* libpcap */
 	pcap_t *pcap;
@@ -108,46 +118,98 @@ static uint32_t rd32(const struct pf *pf, const uint8_t *q)
 	return pf->swapped ? __builtin_bswap32(v) : v;
 }
 
-/* Map fd when it is a regular file holding a classic pcap; the descriptor
- * is closed on success (the mapping keeps the file). */
-static bool try_map(struct pf *pf, int fd, struct tp_source *s)
+/* Take fd when it is a regular file holding a classic pcap; it is then
+ * read in blocks and closed with the source. */
+static bool try_blocks(struct pf *pf, int fd, struct tp_source *s)
 {
 	struct stat st;
+	uint8_t hdr[24];
 	uint32_t magic;
-	void *m;
 
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size < 24)
 		return false;
-	m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-	if (m == MAP_FAILED)
+	/* pread: the file offset stays at 0 for libpcap if this is not one. */
+	if (pread(fd, hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr))
 		return false;
-	memcpy(&magic, m, 4);
+	memcpy(&magic, hdr, 4);
 	if (magic == 0xa1b2c3d4 || magic == 0xa1b23c4d) {
 		pf->swapped = false;
 	} else if (magic == 0xd4c3b2a1 || magic == 0x4d3cb2a1) {
 		pf->swapped = true;
 		magic = __builtin_bswap32(magic);
 	} else {
-		munmap(m, (size_t)st.st_size);
 		return false;
 	}
-	pf->map = m;
-	pf->map_len = (size_t)st.st_size;
+	for (unsigned i = 0; i < 2; i++) {
+		pf->buf[i] = tp_malloc(BLOCK);
+		if (!pf->buf[i])
+			return false; /* pf_close frees the other */
+		pf->buf_size[i] = BLOCK;
+	}
+	if (lseek(fd, 24, SEEK_SET) != 24)
+		return false;
+	pf->blocks = true;
+	pf->fd = fd;
 	pf->off = 24;
 	pf->nsec = magic == 0xa1b23c4d;
 	/* LINKTYPE in the low 28 bits; the rest is FCS information. */
-	int lt = (int)(rd32(pf, pf->map + 20) & 0x0fffffff);
+	int lt = (int)(rd32(pf, hdr + 20) & 0x0fffffff);
 	pf->linktype = lt; /* the decode loop knows LINKTYPE_RAW and friends */
-	madvise(m, pf->map_len, MADV_SEQUENTIAL);
-	close(fd);
+	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	s->bytes_read = 24;
 	return true;
 }
 
-static int map_next(struct tp_source *s, struct pf *pf, struct tp_pkt *p,
-		    char *err, size_t errlen)
+/* Make at least need unread bytes present, short only at the end of the
+ * file: the unread rest moves to the other buffer, which is then filled.
+ * 0, or -errno of a failed read. */
+static int fill(struct pf *pf, size_t need)
 {
-	size_t left = pf->map_len - pf->off;
+	unsigned nx = pf->cur ^ 1;
+	size_t rest = pf->len - pf->pos;
+
+	if (rest >= need)
+		return 0;
+	if (pf->buf_size[nx] < need) {
+		size_t n = pf->buf_size[nx];
+		while (n < need)
+			n *= 2;
+		uint8_t *b = tp_realloc(pf->buf[nx], pf->buf_size[nx], n);
+		if (!b)
+			return -ENOMEM;
+		pf->buf[nx] = b;
+		pf->buf_size[nx] = n;
+	}
+	memcpy(pf->buf[nx], pf->buf[pf->cur] + pf->pos, rest);
+	pf->cur = nx;
+	pf->pos = 0;
+	pf->len = rest;
+	while (pf->len < pf->buf_size[nx]) {
+		ssize_t r = read(pf->fd, pf->buf[nx] + pf->len,
+				 pf->buf_size[nx] - pf->len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r == 0)
+			break;
+		pf->len += (size_t)r;
+		if (pf->len >= need && pf->len >= BLOCK / 2)
+			break;
+	}
+	return 0;
+}
+
+static int block_next(struct tp_source *s, struct pf *pf, struct tp_pkt *p,
+		      char *err, size_t errlen)
+{
+	int rc = fill(pf, 16);
+	size_t left = pf->len - pf->pos;
+	if (rc < 0) {
+		snprintf(err, errlen, "%s: read error after %llu packets: %s",
+			 s->spec, (unsigned long long)s->frames, strerror(-rc));
+		return rc;
+	}
 	if (left == 0)
 		return 0;
 	if (left < 16) {
@@ -157,9 +219,21 @@ static int map_next(struct tp_source *s, struct pf *pf, struct tp_pkt *p,
 			 s->spec, (unsigned long long)s->frames, left);
 		return -EINVAL;
 	}
-	const uint8_t *h = pf->map + pf->off;
+	const uint8_t *h = pf->buf[pf->cur] + pf->pos;
 	uint32_t sec = rd32(pf, h), frac = rd32(pf, h + 4);
 	uint32_t caplen = rd32(pf, h + 8), len = rd32(pf, h + 12);
+	if (caplen <= MAX_RECORD && caplen > left - 16) {
+		rc = fill(pf, 16 + (size_t)caplen);
+		if (rc < 0) {
+			snprintf(err, errlen,
+				 "%s: read error after %llu packets: %s",
+				 s->spec, (unsigned long long)s->frames,
+				 strerror(-rc));
+			return rc;
+		}
+		left = pf->len - pf->pos;
+		h = pf->buf[pf->cur] + pf->pos;
+	}
 	if (caplen > MAX_RECORD || caplen > left - 16) {
 		snprintf(err, errlen,
 			 "%s: corrupt capture after %llu packets: record of "
@@ -174,16 +248,9 @@ static int map_next(struct tp_source *s, struct pf *pf, struct tp_pkt *p,
 	p->ts_ns = (uint64_t)sec * 1000000000ull +
 		   (pf->nsec ? (uint64_t)frac : (uint64_t)frac * 1000ull);
 	p->linktype = (uint32_t)pf->linktype;
+	pf->pos += 16 + (size_t)caplen;
 	pf->off += 16 + (size_t)caplen;
 	s->bytes_read = pf->off;
-	/* Release what lies well behind: the mapping would otherwise count
-	 * the whole file in the resident set.  The current packet stays. */
-	if (pf->off - pf->dropped > (64u << 20) + (32u << 20)) {
-		size_t upto = (pf->off - (32u << 20)) & ~(size_t)0xfffff;
-		madvise((void *)(pf->map + pf->dropped), upto - pf->dropped,
-			MADV_DONTNEED);
-		pf->dropped = upto;
-	}
 	s->frames++;
 	return 1;
 }
@@ -220,7 +287,7 @@ static int pf_open(struct tp_source *s, const char *spec, char *err,
 			 spec);
 		return -EISDIR;
 	}
-	if (try_map(pf, fd, s))
+	if (try_blocks(pf, fd, s))
 		return 0;
 	pf->raw = fdopen(fd, "rb");
 	if (!pf->raw) {
@@ -281,8 +348,8 @@ static int pf_next(struct tp_source *s, struct tp_pkt *p, char *err,
 	struct pcap_pkthdr *h;
 	const u_char *data;
 
-	if (pf->map)
-		return map_next(s, pf, p, err, errlen);
+	if (pf->blocks)
+		return block_next(s, pf, p, err, errlen);
 
 	int r = pcap_next_ex(pf->pcap, &h, &data);
 	if (r == 1) {
@@ -309,8 +376,11 @@ static void pf_close(struct tp_source *s)
 	struct pf *pf = s->priv;
 	if (!pf)
 		return;
-	if (pf->map)
-		munmap((void *)pf->map, pf->map_len);
+	for (unsigned i = 0; i < 2; i++)
+		if (pf->buf[i])
+			tp_free(pf->buf[i], pf->buf_size[i]);
+	if (pf->blocks)
+		close(pf->fd);
 	if (pf->pcap)
 		pcap_close(pf->pcap); /* closes pf->stream */
 	else if (pf->stream)

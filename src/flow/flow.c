@@ -177,6 +177,20 @@ void tp_flow_end(struct tp_flow_table *t, struct tp_flow *f,
 		t->st.evicted++;
 }
 
+static struct tp_flow *oldest(struct tp_flow_table *t);
+
+/* The flow to give up when the pool is full: a connection that has
+ * already closed (the first to close: it is due to be logged within the
+ * close delay anyway), else the least recently active flow.  Heads of
+ * the fixed-delay lists are the first to enter them, not necessarily the
+ * least active, so attempts compete on their last packet time. */
+static struct tp_flow *victim(struct tp_flow_table *t)
+{
+	if (t->list[CLASS_CLOSED].head)
+		return t->list[CLASS_CLOSED].head;
+	return oldest(t);
+}
+
 static struct tp_flow *oldest(struct tp_flow_table *t)
 {
 	struct tp_flow *o = NULL;
@@ -207,7 +221,7 @@ struct tp_flow *tp_flow_get(struct tp_flow_table *t,
 	} else if (t->next_unused < t->npool) {
 		f = &t->pool[t->next_unused++];
 	} else {
-		tp_flow_end(t, oldest(t), TP_FLOW_END_EVICTED);
+		tp_flow_end(t, victim(t), TP_FLOW_END_EVICTED);
 		f = t->free;
 		t->free = f->hnext;
 	}

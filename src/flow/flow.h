@@ -1,7 +1,8 @@
 /* The bidirectional flow table of one worker: chained hash buckets over a
  * fixed pool of flows (no allocation per packet), one activity list per
  * timeout class ordered by last packet time, timeouts on packet time, and
- * eviction of the least recently active flow when the pool is full. */
+ * eviction when the pool is full (a closed connection first, else the
+ * least recently active flow). */
 #ifndef TP_FLOW_FLOW_H
 #define TP_FLOW_FLOW_H
 

@@ -184,12 +184,14 @@ static const struct key keys[] = {
 		.name = "dedup.table_size", .type = KT_COUNT,
 		FIELD(dedup_table_size),
 		.min = 1024, .max = 1u << 24, .flags = K_POW2,
-		.def = "65536",
-		.doc = "Slots in each worker's table of recently seen packets. "
-		       "It should hold every packet of one window: at 5ms, "
-		       "65536 slots cover 13 million packets/s per worker. A "
-		       "packet pushed out before its window ends is counted, "
-		       "and a copy of it arriving later is not recognized.",
+		.def = "262144",
+		.doc = "Slots in each worker's table of recently seen packets "
+		       "(16 bytes each, in buckets of four). Keep the packets "
+		       "of one window under a quarter of it: the default holds "
+		       "5 ms of 13 million packets/s per worker. A packet pushed "
+		       "out before its window ends is counted "
+		       "(`dedup_evictions`), and a copy of it arriving later is "
+		       "not recognized.",
 	},
 	{
 		.name = "mirror.max_sessions", .type = KT_COUNT,
@@ -259,8 +261,9 @@ static const struct key keys[] = {
 		.min = 1, .max = 1000000000,
 		.def = "1000000",
 		.doc = "Flows held at once over all workers. When the table is "
-		       "full the least recently active flow is closed early, "
-		       "logged and counted.",
+		       "full, a TCP connection that has already closed is logged "
+		       "early, else the least recently active flow; each is "
+		       "counted (`flows_evicted` in stats.log).",
 	},
 	{
 		.name = "log.format", .type = KT_ENUM,
@@ -1511,6 +1514,92 @@ static size_t text_bad_offset(const unsigned char *s, size_t len)
 	return len;
 }
 
+/* 1-based line and column (in characters) of byte off. */
+static void line_col(const char *text, size_t off, int *line, int *col)
+{
+	*line = *col = 1;
+	for (size_t i = 0; i < off; i++) {
+		if (text[i] == '\n') {
+			(*line)++;
+			*col = 1;
+		} else if (((unsigned char)text[i] & 0xc0) != 0x80) {
+			(*col)++;
+		}
+	}
+}
+
+static bool is_blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* Offset of the first explicit key indicator ("? " where a node starts,
+ * outside comments and quoted text), or len.  tapir's keys are plain
+ * names, so it has no use for explicit keys, and libfyaml 0.7.12 corrupts
+ * its heap on some ("? 4:\t:").  Text that it stops by mistake: a line
+ * of a block scalar or of a quoted string that begins with "? ". */
+static size_t explicit_key_offset(const char *s, size_t len)
+{
+	char quote = 0;      /* inside '...' or "..." */
+	char prev = '\n';    /* last non-blank character of the line */
+	bool comment = false;
+
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+
+		/* At the start of a line, even one inside quotes: a quote
+		 * that is really an apostrophe must not hide what follows. */
+		if (c == '?' && (i == 0 || s[i - 1] == '\n' ||
+				 (prev == '\n' && is_blank(s[i - 1]))) &&
+		    (i + 1 == len || is_blank(s[i + 1])))
+			return i;
+		if (quote) {
+			if (c == '\n' || c == '\r')
+				prev = '\n';
+			else if (!is_blank(c))
+				prev = 'x';
+			if (quote == '"' && c == '\\')
+				i++;
+			else if (c == quote && quote == '\'' && i + 1 < len &&
+				 s[i + 1] == '\'')
+				i++;
+			else if (c == quote)
+				quote = 0;
+			continue;
+		}
+		if (c == '\n' || c == '\r') {
+			comment = false;
+			prev = '\n';
+			continue;
+		}
+		if (comment || c == ' ' || c == '\t')
+			continue;
+
+		/* A node starts after a blank or a flow indicator, once the
+		 * line so far holds only indicators. */
+		bool after_sep = i == 0 || is_blank(s[i - 1]) ||
+				 s[i - 1] == '[' || s[i - 1] == '{' ||
+				 s[i - 1] == ',';
+		bool node_start = after_sep &&
+				  (prev == '\n' || prev == '-' || prev == '?' ||
+				   prev == ':' || prev == '[' || prev == '{' ||
+				   prev == ',');
+		if (c == '#' && (i == 0 || is_blank(s[i - 1]))) {
+			comment = true;
+			prev = c;
+			continue;
+		}
+		if ((c == '\'' || c == '"') && node_start) {
+			quote = c;
+			continue;
+		}
+		if (c == '?' && node_start && (i + 1 == len || is_blank(s[i + 1])))
+			return i;
+		prev = c;
+	}
+	return len;
+}
+
 /* Parse text (NUL-terminated, len bytes) into ld->cfg. */
 static int load_yaml(struct ld *ld, const char *text, size_t len)
 {
@@ -1525,15 +1614,9 @@ static int load_yaml(struct ld *ld, const char *text, size_t len)
 	size_t bad = text_bad_offset((const unsigned char *)text, len);
 	if (bad < len) {
 		unsigned char c = (unsigned char)text[bad];
-		int line = 1, col = 1;
-		for (size_t i = 0; i < bad; i++) {
-			if (text[i] == '\n') {
-				line++;
-				col = 1;
-			} else if (((unsigned char)text[i] & 0xc0) != 0x80) {
-				col++;
-			}
-		}
+		int line, col;
+
+		line_col(text, bad, &line, &col);
 		if (c < 0x80)
 			put(ld->err, ld->errlen, "config %s:%d:%d: invalid YAML: "
 			    "control character 0x%02x (only tab and newline "
@@ -1542,6 +1625,16 @@ static int load_yaml(struct ld *ld, const char *text, size_t len)
 			put(ld->err, ld->errlen, "config %s:%d:%d: invalid YAML: "
 			    "not UTF-8 text (byte 0x%02x)", ld->name, line, col,
 			    c);
+		return -EINVAL;
+	}
+	bad = explicit_key_offset(text, len);
+	if (bad < len) {
+		int line, col;
+
+		line_col(text, bad, &line, &col);
+		put(ld->err, ld->errlen, "config %s:%d:%d: explicit keys ('? "
+		    "key') are not supported; write 'key: value'", ld->name,
+		    line, col);
 		return -EINVAL;
 	}
 

@@ -96,7 +96,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c->decode.defrag_timeout_ns, 30 * NS_S);
 	assert_true(c->dedup_enabled);
 	assert_int_equal(c->dedup_window_ns, 5 * NS_MS);
-	assert_int_equal(c->dedup_table_size, 65536);
+	assert_int_equal(c->dedup_table_size, 262144);
 	assert_int_equal(c->tcp_timeout_ns, 300 * NS_S);
 	assert_int_equal(c->udp_timeout_ns, 60 * NS_S);
 	assert_int_equal(c->icmp_timeout_ns, 60 * NS_S);
@@ -279,6 +279,15 @@ static void test_load_every_key(void **state)
 	assert_int_equal(c->workers, 4);
 	assert_int_equal(c->log_format, TP_FMT_ZEEK);
 	assert_string_equal(c->log_dir, "/var/log/tapir: main");
+	/* A '?' in comments, quoted and plain text is text. */
+	assert_int_equal(load(c, "# why ? because\n  # ? indented\n#? x\n"
+			      "log.dir: \"/srv/what ? x\"   # ? too\n"
+			      "log:\n  format: 'zeek' # it's ? fine\n"), 0);
+	assert_string_equal(c->log_dir, "/srv/what ? x");
+	assert_int_equal(load(c, "log.dir: /srv/a ? b\n"), 0);
+	assert_string_equal(c->log_dir, "/srv/a ? b");
+	assert_int_equal(load(c, "log.dir: '/srv/it''s ? here'\n"), 0);
+	assert_string_equal(c->log_dir, "/srv/it's ? here");
 	/* Windows line ends and a byte order mark. */
 	assert_int_equal(load(c, "\xef\xbb\xbfworkers: 3\r\nflow:\r\n"
 			      "  udp_timeout: 20s\r\n"), 0);
@@ -478,6 +487,23 @@ static void test_yaml_syntax(void **state)
 	load_fails("workers: 1\x1b\n",
 		   "config t.yaml:1:11: invalid YAML: control character 0x1b "
 		   "(only tab and newline are allowed)");
+	/* Explicit keys; libfyaml 0.7.12 corrupts its heap on this one. */
+	load_fails("workers: 1\n? 4:\t:",
+		   "config t.yaml:2:1: explicit keys ('? key') are not "
+		   "supported; write 'key: value'");
+	load_fails("dedup: {enabled: true, ? window: 5ms}\n",
+		   "config t.yaml:1:24: explicit keys ('? key') are not "
+		   "supported; write 'key: value'");
+	/* An apostrophe in plain text does not hide a key after it. */
+	load_fails("log.dir: /srv/it's\n? 4:\t:\n",
+		   "config t.yaml:2:1: explicit keys ('? key') are not "
+		   "supported; write 'key: value'");
+	load_fails("log.dir: /srv\n  'x\n? 4:\t:\n",
+		   "config t.yaml:3:1: explicit keys ('? key') are not "
+		   "supported; write 'key: value'");
+	load_fails("zones:\n  - ? name\n    : a\n",
+		   "config t.yaml:2:5: explicit keys ('? key') are not "
+		   "supported; write 'key: value'");
 	load_fails("\t- a\n",
 		   "config t.yaml:1:2: invalid YAML: plain scalar cannot start "
 		   "with '-' followed by blank");

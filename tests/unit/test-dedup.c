@@ -284,6 +284,8 @@ static void test_ipv4_options_count(void **state)
 		build_v4(x + 4);
 		memmove(x, x + 4, 20);
 		x[0] = 0x46;
+		x[2] = (V4_LEN + 4) >> 8;
+		x[3] = (V4_LEN + 4) & 0xff;
 		x[20] = 0x94;
 		x[21] = 0x04;
 		x[22] = 0;
@@ -377,34 +379,50 @@ static void test_no_ip_hashes_to_zero(void **state)
  * table size. */
 #define SAME_SLOT(k) (0x00000001ull | (uint64_t)(k) << 32)
 
+/* How many live fingerprints of one start slot the table holds before
+ * the next one pushes one out (the probe run or bucket). */
+static unsigned run_length(void)
+{
+	struct tp_dedup *dd = new_table();
+	unsigned k;
+	for (k = 1; k <= 64; k++) {
+		assert_false(tp_dedup_check(dd, SAME_SLOT(k),
+					    T0 + (uint64_t)k * NS_US));
+		if (tp_dedup_evictions(dd) == 1)
+			break;
+	}
+	tp_dedup_free(dd);
+	assert_in_range(k, 3, 64);
+	return k - 1;
+}
+
 static void test_full_probe_run_evicts_oldest(void **state)
 {
 	(void)state;
+	unsigned run = run_length();
 	struct tp_dedup *dd = new_table();
 
-	/* Fill one probe run of 8 slots, 1 us apart. */
-	for (int k = 0; k < 8; k++)
-		assert_false(tp_dedup_check(dd, SAME_SLOT(k + 1),
+	/* Fill one run, 1 us apart: nothing is pushed out, all are live. */
+	for (unsigned k = 1; k <= run; k++)
+		assert_false(tp_dedup_check(dd, SAME_SLOT(k),
 					    T0 + (uint64_t)k * NS_US));
 	assert_int_equal(tp_dedup_evictions(dd), 0);
-	for (int k = 0; k < 8; k++)
-		assert_true(tp_dedup_check(dd, SAME_SLOT(k + 1),
-					   T0 + 10 * NS_US));
+	for (unsigned k = 1; k <= run; k++)
+		assert_true(tp_dedup_check(dd, SAME_SLOT(k), T0 + 100 * NS_US));
 
-	/* A ninth: the run is full of live entries; the oldest goes. */
-	assert_false(tp_dedup_check(dd, SAME_SLOT(9), T0 + 20 * NS_US));
+	/* One more: the run is full of live entries; the oldest goes. */
+	assert_false(tp_dedup_check(dd, SAME_SLOT(run + 1), T0 + 200 * NS_US));
 	assert_int_equal(tp_dedup_evictions(dd), 1);
-	assert_true(tp_dedup_check(dd, SAME_SLOT(9), T0 + 21 * NS_US));
-	for (int k = 1; k < 8; k++)
-		assert_true(tp_dedup_check(dd, SAME_SLOT(k + 1),
-					   T0 + 22 * NS_US));
+	for (unsigned k = 2; k <= run + 1; k++)
+		assert_true(tp_dedup_check(dd, SAME_SLOT(k), T0 + 201 * NS_US));
 	assert_int_equal(tp_dedup_evictions(dd), 1);
 
 	/* The first is forgotten: its copy now is a new packet, and makes
 	 * room by pushing out the next oldest (the second). */
-	assert_false(tp_dedup_check(dd, SAME_SLOT(1), T0 + 30 * NS_US));
+	assert_false(tp_dedup_check(dd, SAME_SLOT(1), T0 + 300 * NS_US));
 	assert_int_equal(tp_dedup_evictions(dd), 2);
-	assert_false(tp_dedup_check(dd, SAME_SLOT(2), T0 + 31 * NS_US));
+	assert_true(tp_dedup_check(dd, SAME_SLOT(3), T0 + 301 * NS_US));
+	assert_false(tp_dedup_check(dd, SAME_SLOT(2), T0 + 302 * NS_US));
 	assert_int_equal(tp_dedup_evictions(dd), 3);
 	tp_dedup_free(dd);
 }
@@ -412,24 +430,31 @@ static void test_full_probe_run_evicts_oldest(void **state)
 static void test_expired_slot_reused_without_eviction(void **state)
 {
 	(void)state;
+	unsigned run = run_length();
 	struct tp_dedup *dd = new_table();
 
 	assert_false(tp_dedup_check(dd, SAME_SLOT(1), T0));
-	for (int k = 1; k < 8; k++)
-		assert_false(tp_dedup_check(dd, SAME_SLOT(k + 1),
-					    T0 + 3 * NS_MS));
+	for (unsigned k = 2; k <= run; k++)
+		assert_false(tp_dedup_check(dd, SAME_SLOT(k), T0 + 3 * NS_MS));
 	/* At T0 + 6 ms the first entry is past its window: its slot is as
 	 * good as empty and nothing live is pushed out. */
-	assert_false(tp_dedup_check(dd, SAME_SLOT(9), T0 + 6 * NS_MS));
+	assert_false(tp_dedup_check(dd, SAME_SLOT(run + 1), T0 + 6 * NS_MS));
 	assert_int_equal(tp_dedup_evictions(dd), 0);
-	for (int k = 1; k < 9; k++)
-		assert_true(tp_dedup_check(dd, SAME_SLOT(k + 1),
+	for (unsigned k = 2; k <= run + 1; k++)
+		assert_true(tp_dedup_check(dd, SAME_SLOT(k),
 					   T0 + 6 * NS_MS + 1));
 	assert_int_equal(tp_dedup_evictions(dd), 0);
 	tp_dedup_free(dd);
 }
 
-static void test_many_packets_no_false_duplicates(void **state)
+static void set_seq(uint8_t *a, uint32_t i)
+{
+	a[4] = (uint8_t)(i >> 8);
+	a[5] = (uint8_t)i;
+	a[40] = (uint8_t)(i >> 16);
+}
+
+static void test_light_load_every_copy_found(void **state)
 {
 	(void)state;
 	uint8_t a[V4_LEN];
@@ -437,24 +462,23 @@ static void test_many_packets_no_false_duplicates(void **state)
 	assert_non_null(dd);
 	build_v4(a);
 
-	/* 20000 datagrams of one flow 100 ns apart (all within one window),
+	/* 2000 datagrams of one flow 1 us apart (all within one window),
 	 * differing in IP id and payload as consecutive packets do: none
-	 * is a duplicate, and a second pass over them all is. */
-	for (uint32_t i = 0; i < 20000; i++) {
-		a[4] = (uint8_t)(i >> 8);
-		a[5] = (uint8_t)i;
-		a[40] = (uint8_t)(i >> 16);
-		assert_false(tp_dedup_check(dd, hash_v4(a, 0), T0 + i * 100ull));
+	 * is a duplicate; then the second copy of each, with another TTL,
+	 * is. */
+	for (uint32_t i = 0; i < 2000; i++) {
+		set_seq(a, i);
+		assert_false(tp_dedup_check(dd, hash_v4(a, 0),
+					    T0 + i * NS_US));
 	}
 	assert_int_equal(tp_dedup_evictions(dd), 0);
-	for (uint32_t i = 0; i < 20000; i++) {
-		a[4] = (uint8_t)(i >> 8);
-		a[5] = (uint8_t)i;
-		a[40] = (uint8_t)(i >> 16);
-		a[8] = 10;
+	a[8] = 10;
+	for (uint32_t i = 0; i < 2000; i++) {
+		set_seq(a, i);
 		assert_true(tp_dedup_check(dd, hash_v4(a, 0),
-					   T0 + 2000000ull + i * 100ull));
+					   T0 + 2 * NS_MS + i * NS_US));
 	}
+	assert_int_equal(tp_dedup_evictions(dd), 0);
 	tp_dedup_free(dd);
 }
 
@@ -488,7 +512,7 @@ int main(void)
 		cmocka_unit_test(test_no_ip_hashes_to_zero),
 		cmocka_unit_test(test_full_probe_run_evicts_oldest),
 		cmocka_unit_test(test_expired_slot_reused_without_eviction),
-		cmocka_unit_test(test_many_packets_no_false_duplicates),
+		cmocka_unit_test(test_light_load_every_copy_found),
 		cmocka_unit_test(test_free_releases_memory),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
