@@ -27,8 +27,8 @@
  *   RESULT packets=... wire_bytes=... wall=... user=... sys=... ...
  */
 #include <dirent.h>
-#include <fcntl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <pcap/pcap.h>
@@ -52,7 +52,7 @@
 
 /* The loaded capture: records laid out as in a pcap file (a header, then
  * the frame's bytes), so that the pipeline reads memory in the same order
- * as it does from a mapped capture file.  Records are 8-byte aligned. */
+ * as from a capture file.  Records are 8-byte aligned. */
 struct frame {
 	uint64_t ts_ns;
 	uint32_t caplen, wirelen;

@@ -241,8 +241,8 @@ if [ -z "$ONLY" ] || [ "$ONLY" = memory ]; then
 	stat_of() { sed -n "s/.*\"$2\":\([0-9]*\).*/\1/p" "$1"/stats.log | tail -1; }
 	say "| read | peak flows | evicted | max RSS kB | command |"
 	say "|---|---|---|---|---|"
-	# The capture comes through a pipe: tapir maps a regular file, and
-	# the mapped pages would count in its RSS.
+	# The capture comes through a pipe, so that however tapir buffers a
+	# regular file stays out of the RSS.
 	for m in MANY FEW TINY; do
 		eval "f=\$MEM_$m"
 		rm -rf "${SHM_DIR:?}"/out

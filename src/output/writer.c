@@ -262,7 +262,8 @@ static void put_fmt(struct tp_rec *r, const char *fmt, ...)
 }
 
 /* Decimal digits without printf: a conn.log record carries some twenty
- * numbers, and vsnprintf was a tenth of the pipeline's time. */
+ * numbers, and vsnprintf (with inet_ntop, which formats IPv4 through
+ * sprintf) took some 7% of the pipeline's time. */
 static void put_u64(struct tp_rec *r, uint64_t v)
 {
 	char tmp[20];
