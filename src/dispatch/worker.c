@@ -2,7 +2,10 @@
 #include "dispatch/worker.h"
 
 #include <errno.h>
+#include <linux/futex.h>
 #include <sched.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <string.h>
 #include <time.h>
 #include <xxhash.h>
@@ -186,26 +189,63 @@ void tp_worker_handle_batch(struct tp_worker *w, const struct tp_witem *it,
 
 /* Threaded mode. */
 
+/* Spins before a side sleeps: short, since on a machine with fewer cores
+ * than threads a spinning side takes CPU from the one it waits for. */
+#define SPINS 128
+/* Items that make it worth waking a sleeping worker before a tick. */
+#define WAKE_BATCH 1024
+
+static void futex_wait(_Atomic uint32_t *word, uint32_t seen)
+{
+	/* A bounded wait: a lost wake-up costs at most this much. */
+	struct timespec ts = {0, 10 * 1000 * 1000};
+	syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT_PRIVATE, seen, &ts,
+		NULL, 0);
+}
+
+static void futex_wake(_Atomic uint32_t *word)
+{
+	atomic_fetch_add(word, 1);
+	syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE_PRIVATE, 1, NULL,
+		NULL, 0);
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
+/* Consumer: wait until head moves past tail. */
+static uint64_t wait_items(struct tp_ring *r, uint64_t tail)
+{
+	for (unsigned spins = 0;; spins++) {
+		uint64_t head = atomic_load_explicit(&r->head,
+						     memory_order_acquire);
+		if (head != tail)
+			return head;
+		if (spins < SPINS) {
+			cpu_relax();
+			continue;
+		}
+		uint32_t seen = atomic_load(&r->consumer_wake);
+		atomic_store(&r->consumer_asleep, 1);
+		if (atomic_load(&r->head) == tail)
+			futex_wait(&r->consumer_wake, seen);
+		atomic_store(&r->consumer_asleep, 0);
+		spins = 0;
+	}
+}
+
 static void *worker_main(void *arg)
 {
 	struct tp_worker *w = arg;
 	struct tp_ring *r = &w->ring;
 	uint64_t tail = 0;
-	unsigned idle = 0;
 
 	for (;;) {
-		uint64_t head = atomic_load_explicit(&r->head,
-						     memory_order_acquire);
-		if (tail == head) {
-			if (++idle < 64) {
-				sched_yield();
-			} else {
-				struct timespec ts = {0, 50000};
-				nanosleep(&ts, NULL);
-			}
-			continue;
-		}
-		idle = 0;
+		uint64_t head = wait_items(r, tail);
 		while (tail != head) {
 			/* A run of items contiguous in the ring, at most a
 			 * batch; the end item is always last of its run. */
@@ -218,8 +258,9 @@ static void *worker_main(void *arg)
 			const struct tp_witem *it = &r->items[tail & r->mask];
 			tp_worker_handle_batch(w, it, (unsigned)n);
 			tail += n;
-			atomic_store_explicit(&r->tail, tail,
-					      memory_order_release);
+			atomic_store(&r->tail, tail);
+			if (atomic_load(&r->producer_asleep))
+				futex_wake(&r->producer_wake);
 			if (it[n - 1].kind == TP_WI_END)
 				return NULL;
 		}
@@ -239,27 +280,49 @@ int tp_worker_start(struct tp_worker *w, unsigned order)
 	return 0;
 }
 
+/* Make queued items visible; wake a sleeping worker when forced (ticks,
+ * end of input) or once enough items wait to be worth a system call. */
+static void publish(struct tp_worker *w, bool force)
+{
+	struct tp_ring *r = &w->ring;
+	/* Sequentially consistent with the consumer's flag: either it sees
+	 * the new head before sleeping, or this sees it asleep. */
+	atomic_store(&r->head, r->phead);
+	if (atomic_load(&r->consumer_asleep) &&
+	    (force || r->phead - atomic_load(&r->tail) >= WAKE_BATCH))
+		futex_wake(&r->consumer_wake);
+}
+
 void tp_worker_publish(struct tp_worker *w)
 {
-	atomic_store_explicit(&w->ring.head, w->ring.phead,
-			      memory_order_release);
+	publish(w, true);
 }
 
 void tp_worker_push(struct tp_worker *w, const struct tp_witem *it)
 {
 	struct tp_ring *r = &w->ring;
+	unsigned spins = 0;
 	while (r->phead - r->ptail > r->mask) {
 		r->ptail = atomic_load_explicit(&r->tail, memory_order_acquire);
-		if (r->phead - r->ptail > r->mask) {
-			/* Reading a file: wait for the worker, lose nothing. */
-			tp_worker_publish(w);
-			sched_yield();
+		if (r->phead - r->ptail <= r->mask)
+			break;
+		/* Reading a file: wait for the worker, lose nothing. */
+		publish(w, true);
+		if (++spins < SPINS) {
+			cpu_relax();
+			continue;
 		}
+		uint32_t seen = atomic_load(&r->producer_wake);
+		atomic_store(&r->producer_asleep, 1);
+		if (r->phead - atomic_load(&r->tail) > r->mask)
+			futex_wait(&r->producer_wake, seen);
+		atomic_store(&r->producer_asleep, 0);
+		spins = 0;
 	}
 	r->items[r->phead & r->mask] = *it;
 	r->phead++;
 	if ((r->phead & 31) == 0)
-		tp_worker_publish(w);
+		publish(w, false);
 }
 
 void tp_worker_join(struct tp_worker *w)

@@ -46,6 +46,13 @@ struct tp_ring {
 	_Alignas(64) uint64_t phead;          /* producer: next slot */
 	uint64_t ptail;                       /* producer: last tail seen */
 	uint64_t mask;
+	/* Sleeping instead of spinning: a side that finds nothing to do
+	 * sets its flag and waits on the other side's futex word, which the
+	 * other side bumps when it sees the flag. */
+	_Alignas(64) _Atomic uint32_t consumer_asleep;
+	_Atomic uint32_t consumer_wake;       /* futex word */
+	_Atomic uint32_t producer_asleep;
+	_Atomic uint32_t producer_wake;       /* futex word */
 	struct tp_witem *items;
 };
 
