@@ -14,6 +14,7 @@
 #include "dispatch/pipeline.h"
 #include "util/config.h"
 #include "util/log.h"
+#include "util/mem.h"
 
 static void read_usage(FILE *out)
 {
@@ -176,7 +177,7 @@ int tp_cmd_read(int argc, char **argv)
 	}
 	pr.start = pr.last = now_s();
 	uint64_t packets = 0;
-	struct tp_pkt *pkt = calloc(1, sizeof(*pkt));
+	struct tp_pkt *pkt = tp_calloc_aligned(64, sizeof(*pkt));
 	if (!pkt) {
 		tp_pipeline_free(pl);
 		fprintf(stderr, "tapir: out of memory\n");
@@ -207,7 +208,7 @@ int tp_cmd_read(int argc, char **argv)
 			progress_draw(&pr, &src, packets, true);
 		src.ops->close(&src);
 	}
-	free(pkt);
+	tp_free(pkt, sizeof(*pkt));
 
 	tp_pipeline_finish(pl);
 	struct tp_pipeline_totals t;

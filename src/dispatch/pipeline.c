@@ -92,7 +92,9 @@ struct tp_pipeline *tp_pipeline_new(const struct tp_config *cfg, char *err,
 
 	pl->nworkers = cfg->workers ? cfg->workers : 1;
 	pl->threaded = pl->nworkers > 1;
-	pl->workers = tp_calloc(pl->nworkers, sizeof(*pl->workers));
+	/* Cache-line aligned: each worker writes its own counters and ring
+	 * end, and must not share a line with another thread's data. */
+	pl->workers = tp_calloc_aligned(64, pl->nworkers * sizeof(*pl->workers));
 	if (!pl->workers) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;

@@ -242,6 +242,9 @@ static void *worker_main(void *arg)
 {
 	struct tp_worker *w = arg;
 	struct tp_ring *r = &w->ring;
+	/* Read once: the producer writes next to them. */
+	const uint64_t mask = r->mask;
+	const struct tp_witem *items = r->items;
 	uint64_t tail = 0;
 
 	for (;;) {
@@ -250,12 +253,12 @@ static void *worker_main(void *arg)
 			/* A run of items contiguous in the ring, at most a
 			 * batch; the end item is always last of its run. */
 			uint64_t n = head - tail;
-			uint64_t to_wrap = r->mask + 1 - (tail & r->mask);
+			uint64_t to_wrap = mask + 1 - (tail & mask);
 			if (n > to_wrap)
 				n = to_wrap;
 			if (n > TP_WORKER_BATCH)
 				n = TP_WORKER_BATCH;
-			const struct tp_witem *it = &r->items[tail & r->mask];
+			const struct tp_witem *it = &items[tail & mask];
 			tp_worker_handle_batch(w, it, (unsigned)n);
 			tail += n;
 			atomic_store(&r->tail, tail);

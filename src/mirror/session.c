@@ -53,7 +53,7 @@ struct tp_sessions *tp_sessions_new(const struct tp_config *cfg, uint32_t max)
 	s->max = max;
 	s->mask = nslots - 1;
 	s->slots = tp_calloc(nslots, sizeof(*s->slots));
-	s->v = tp_calloc(max, sizeof(*s->v));
+	s->v = tp_calloc_aligned(64, (size_t)max * sizeof(*s->v));
 	if (!s->slots || !s->v) {
 		tp_sessions_free(s);
 		return NULL;

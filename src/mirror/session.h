@@ -30,7 +30,9 @@ struct tp_session {
 	char name[64];           /* "10.0.1.10/1000", "gwlb:00112233..." */
 	/* Counters: the decoding thread writes the plain ones. */
 	uint64_t packets, bytes, truncated, anomalies;
-	_Atomic uint64_t duplicates; /* written by workers */
+	/* Written by workers: a line of its own, away from the counters
+	 * the decoding thread writes. */
+	_Alignas(64) _Atomic uint64_t duplicates;
 };
 
 struct tp_sessions;
