@@ -33,9 +33,16 @@ int tp_worker_init(struct tp_worker *w, unsigned id,
 	w->cfg = cfg;
 	w->sessions = sessions;
 	w->flows = tp_flow_table_new(max_flows, cfg, on_flow_end, w);
-	if (cfg->dedup_enabled)
+	if (cfg->dedup_enabled) {
 		w->dedup = tp_dedup_new(cfg->dedup_table_size,
 					cfg->dedup_window_ns);
+		/* Per worker, so that no counter line moves between cores. */
+		w->nsession_dups = cfg->max_sessions;
+		w->session_dups = tp_calloc(w->nsession_dups,
+					    sizeof(*w->session_dups));
+		if (!w->session_dups)
+			w->nsession_dups = 0;
+	}
 	if (!w->flows || (cfg->dedup_enabled && !w->dedup) ||
 	    tp_rec_init(&w->conn, conn_log, 256 * 1024) < 0) {
 		tp_worker_fini(w);
@@ -49,6 +56,8 @@ void tp_worker_fini(struct tp_worker *w)
 	tp_rec_fini(&w->conn);
 	tp_flow_table_free(w->flows);
 	tp_dedup_free(w->dedup);
+	tp_free(w->session_dups, (size_t)w->nsession_dups * sizeof(uint64_t));
+	w->session_dups = NULL;
 	if (w->ring.items)
 		tp_free(w->ring.items,
 			(w->ring.mask + 1) * sizeof(*w->ring.items));
@@ -139,9 +148,8 @@ void tp_worker_handle(struct tp_worker *w, const struct tp_witem *it,
 	if (it->dedup && w->dedup &&
 	    tp_dedup_check(w->dedup, it->dedup, it->ts_ns)) {
 		w->duplicates++;
-		atomic_fetch_add_explicit(
-			&tp_session_get(w->sessions, it->session)->duplicates,
-			1, memory_order_relaxed);
+		if (it->session < w->nsession_dups)
+			w->session_dups[it->session]++;
 		return;
 	}
 	w->packets++;

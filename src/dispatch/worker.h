@@ -67,6 +67,8 @@ struct tp_worker {
 	uint64_t next_expire_ns;
 	/* counters */
 	uint64_t packets, duplicates, acks, gaps;
+	uint64_t *session_dups;        /* duplicates by session index */
+	uint32_t nsession_dups;
 	/* threaded mode */
 	struct tp_ring ring;
 	pthread_t thread;

@@ -11,7 +11,6 @@
 #ifndef TP_MIRROR_SESSION_H
 #define TP_MIRROR_SESSION_H
 
-#include <stdatomic.h>
 #include <stdint.h>
 
 #include "decode/packet-t.h"
@@ -30,9 +29,8 @@ struct tp_session {
 	char name[64];           /* "10.0.1.10/1000", "gwlb:00112233..." */
 	/* Counters: the decoding thread writes the plain ones. */
 	uint64_t packets, bytes, truncated, anomalies;
-	/* Written by workers: a line of its own, away from the counters
-	 * the decoding thread writes. */
-	_Alignas(64) _Atomic uint64_t duplicates;
+	/* Duplicates are counted by the workers, per session, in arrays of
+	 * their own (struct tp_worker), and summed for the stats. */
 };
 
 struct tp_sessions;

@@ -70,6 +70,15 @@ static int write_capture_loss(const struct tp_stats_input *in, uint64_t gaps,
 	return tp_log_close(log, t->last_ns);
 }
 
+static uint64_t session_dups(const struct tp_stats_input *in, uint32_t idx)
+{
+	uint64_t n = 0;
+	for (unsigned w = 0; w < in->nworkers; w++)
+		if (idx < in->workers[w].nsession_dups)
+			n += in->workers[w].session_dups[idx];
+	return n;
+}
+
 int tp_stats_write(const struct tp_stats_input *in)
 {
 	const struct tp_pipeline_totals *t = in->totals;
@@ -151,7 +160,7 @@ int tp_stats_write(const struct tp_stats_input *in)
 			",\"truncated\":%" PRIu64 ",\"duplicates\":%" PRIu64
 			",\"anomalies\":%" PRIu64 "}",
 			s->packets, s->bytes, s->truncated,
-			(uint64_t)atomic_load(&s->duplicates), s->anomalies);
+			session_dups(in, i), s->anomalies);
 		first = false;
 	}
 	fprintf(f, "]}\n");
