@@ -16,6 +16,7 @@
  * destination, upper-layer length (32 bits), three zero bytes, next
  * header 58. */
 #include "decode/decode.h"
+#include "decode/ip-common.h"
 #include "util/log.h"
 
 #define ICMP6_MIN_LEN 4   /* type, code, checksum */
@@ -29,20 +30,12 @@ static uint16_t icmp6_csum(const struct tp_pkt *p, const uint8_t *msg,
 {
 	uint64_t sum = 0;
 
-	for (unsigned i = 0; i < 16; i += 2) {
-		sum += (uint32_t)p->src.b[i] << 8 | p->src.b[i + 1];
-		sum += (uint32_t)p->dst.b[i] << 8 | p->dst.b[i + 1];
-	}
+	sum = tp_csum_add(sum, p->src.b, 16);
+	sum = tp_csum_add(sum, p->dst.b, 16);
 	sum += len >> 16;
 	sum += len & 0xffff;
 	sum += IPPROTO_ICMPV6_NUM;
-	for (uint32_t i = 0; i + 1 < len; i += 2)
-		sum += (uint32_t)msg[i] << 8 | msg[i + 1];
-	if (len & 1)
-		sum += (uint32_t)msg[len - 1] << 8;
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
+	return tp_csum_fold(tp_csum_add(sum, msg, len));
 }
 
 static enum tp_dec_rc icmp6_decode(struct tp_dec *d, struct tp_pkt *p,

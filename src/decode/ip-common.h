@@ -5,17 +5,30 @@
 
 #include "decode/decode.h"
 
-/* One's-complement sum over buf, folded; 0 when a header checksums OK. */
-static inline uint16_t tp_ip_csum(const uint8_t *buf, uint32_t len)
+/* Internet checksum (RFC 1071) in parts: add big-endian 16-bit words of
+ * buf to a running sum (a pseudo-header first, where there is one), then
+ * fold and complement. */
+static inline uint64_t tp_csum_add(uint64_t sum, const uint8_t *buf,
+				   uint32_t len)
 {
-	uint32_t sum = 0;
 	for (uint32_t i = 0; i + 1 < len; i += 2)
 		sum += (uint32_t)buf[i] << 8 | buf[i + 1];
 	if (len & 1)
 		sum += (uint32_t)buf[len - 1] << 8;
+	return sum;
+}
+
+static inline uint16_t tp_csum_fold(uint64_t sum)
+{
 	while (sum >> 16)
 		sum = (sum & 0xffff) + (sum >> 16);
 	return (uint16_t)~sum;
+}
+
+/* One's-complement sum over buf, folded; 0 when a header checksums OK. */
+static inline uint16_t tp_ip_csum(const uint8_t *buf, uint32_t len)
+{
+	return tp_csum_fold(tp_csum_add(0, buf, len));
 }
 
 /* Choose the layer after an IP header whose protocol is p->proto; IP-in-IP
