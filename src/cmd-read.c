@@ -100,6 +100,9 @@ int tp_cmd_read(int argc, char **argv)
 	bool quiet = false;
 	int c, rc = TP_EXIT_OK;
 
+	/* getopt names the program by argv[0] in its messages. */
+	argv[0] = (char *)"tapir read";
+
 	/* First pass: the file, so that later options override it. */
 	tp_config_default(&cfg);
 	opterr = 0;
