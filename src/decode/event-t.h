@@ -57,10 +57,7 @@
 	X(TRUNCATED_PPP, "truncated_ppp_header")                           \
 	X(PPP_NON_IP, "non_ip_packet_in_encap")                            \
 	X(ERSPAN_BAD_FRAME_TYPE, "unknown_erspan_frame_type")              \
-	X(TUNNEL_TOO_DEEP, "exceeded_tunnel_max_depth")                    \
-	X(PACKET_TRUNCATED, "truncated_packet")                            \
-	X(DUPLICATE, "duplicate_packet")                                   \
-	X(FLOW_EVICTED, "flow_table_full_eviction")                        \
+	X(TUNNEL_TOO_DEEP, "exceeded_tunnel_max_depth")                        \
 	X(TRUNCATED_SLL, "truncated_Linux_SLL_header")                     \
 	X(TRUNCATED_SLL2, "truncated_Linux_SLL2_header")                   \
 	X(TRUNCATED_ARP, "truncated_ARP")                                  \

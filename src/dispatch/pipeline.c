@@ -36,7 +36,6 @@ struct tp_pipeline {
 	struct tp_witem batch[TP_WORKER_BATCH];
 	unsigned nbatch;
 	uint64_t next_tick_ns;
-	uint64_t next_defrag_expire_ns;
 	struct tp_pipeline_totals t;
 	bool finished;
 };
@@ -148,7 +147,7 @@ static void broadcast(struct tp_pipeline *pl, enum tp_witem_kind kind,
 			tp_worker_push(&pl->workers[i], &it);
 			tp_worker_publish(&pl->workers[i]);
 		} else {
-			tp_worker_handle(&pl->workers[i], &it, NULL);
+			tp_worker_handle(&pl->workers[i], &it);
 		}
 	}
 }

@@ -124,10 +124,10 @@ static enum tp_flow_phase tcp_phase(const struct tp_conn *c)
 	return TP_FLOW_OPEN;
 }
 
-void tp_worker_handle(struct tp_worker *w, const struct tp_witem *it,
-		      const struct tp_pkt *p)
+void tp_worker_handle(struct tp_worker *w, const struct tp_witem *it)
 {
 	struct tp_pkt scratch;
+	const struct tp_pkt *p = &scratch;
 	bool created;
 
 	if (it->ts_ns > w->now_ns)
@@ -153,10 +153,7 @@ void tp_worker_handle(struct tp_worker *w, const struct tp_witem *it,
 		return;
 	}
 	w->packets++;
-	if (!p) {
-		pkt_from_item(&scratch, it);
-		p = &scratch;
-	}
+	pkt_from_item(&scratch, it);
 
 	struct tp_flow *f = tp_flow_get(w->flows, &it->key, it->hash,
 					it->ts_ns, &created);
@@ -192,7 +189,7 @@ void tp_worker_handle_batch(struct tp_worker *w, const struct tp_witem *it,
 		if (it[i].kind == TP_WI_PACKET)
 			tp_flow_prefetch_entry(w->flows, it[i].hash);
 	for (unsigned i = 0; i < n; i++)
-		tp_worker_handle(w, &it[i], NULL);
+		tp_worker_handle(w, &it[i]);
 }
 
 /* Threaded mode. */

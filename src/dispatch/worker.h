@@ -82,10 +82,8 @@ int tp_worker_init(struct tp_worker *w, unsigned id,
 		   struct tp_log *conn_log, uint64_t max_flows);
 void tp_worker_fini(struct tp_worker *w);
 
-/* Handle one item; p is the decoded packet when the caller has it (same
- * thread), NULL when the item came through the ring. */
-void tp_worker_handle(struct tp_worker *w, const struct tp_witem *it,
-		      const struct tp_pkt *p);
+/* Handle one item (the connection code reads a view rebuilt from it). */
+void tp_worker_handle(struct tp_worker *w, const struct tp_witem *it);
 
 /* Handle n items in order, overlapping their table lookups. */
 void tp_worker_handle_batch(struct tp_worker *w, const struct tp_witem *it,

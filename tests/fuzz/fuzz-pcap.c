@@ -9,6 +9,7 @@
 
 #include "capture/source.h"
 #include "dispatch/pipeline.h"
+#include "fuzz-common.h"
 #include "util/config.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -26,16 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	tp_config_default(&cfg);
-	snprintf(cfg.log_dir, sizeof(cfg.log_dir), "/tmp/tapir-fuzz-%d",
-		 (int)getpid());
-	cfg.max_flows = 64;
-	cfg.max_sessions = 64;
-	cfg.dedup_table_size = 1024;
-	cfg.decode.defrag_mem_cap = 256 * 1024;
-	struct tp_pipeline *pl = tp_pipeline_new(&cfg, err, sizeof(err));
-	if (!pl)
-		abort();
+	struct tp_pipeline *pl = fuzz_pipeline_new(&cfg);
 	struct tp_source src = {.ops = &tp_source_pcap_file};
 	if (src.ops->open(&src, path, err, sizeof(err)) == 0)
 		while (src.ops->next(&src, &p, err, sizeof(err)) == 1)

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "dispatch/pipeline.h"
+#include "fuzz-common.h"
 #include "util/config.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -17,20 +18,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const uint32_t linktypes[] = {1, 113, 276, 0, 101, 228, 229};
 	static struct tp_config cfg;
-	char err[256];
 	struct tp_pkt p;
 	uint64_t ts = 1700000000ull * 1000000000ull;
 
-	tp_config_default(&cfg);
-	snprintf(cfg.log_dir, sizeof(cfg.log_dir), "/tmp/tapir-fuzz-%d",
-		 (int)getpid());
-	cfg.max_flows = 64;
-	cfg.max_sessions = 64;
-	cfg.dedup_table_size = 1024;
-	cfg.decode.defrag_mem_cap = 256 * 1024;
-	struct tp_pipeline *pl = tp_pipeline_new(&cfg, err, sizeof(err));
-	if (!pl)
-		abort();
+	struct tp_pipeline *pl = fuzz_pipeline_new(&cfg);
 	while (size >= 3) {
 		size_t n = (size_t)data[0] << 8 | data[1];
 		uint8_t lt = data[2];
