@@ -216,6 +216,18 @@ char *tp_addr_str(const struct tp_addr *a, char *buf)
 
 enum tp_dec_rc tp_decode(struct tp_dec *d, struct tp_pkt *p)
 {
+	if (p->first) {
+		/* A tunnel payload from a socket: the outer headers are the
+		 * socket's addresses, as if decoded from the wire. */
+		p->ipver = p->outer_ipver;
+		p->proto = 17;
+		p->src = p->outer_src;
+		p->dst = p->outer_dst;
+		p->sport = p->outer_sport;
+		p->dport = p->outer_dport;
+		p->l4 = true;
+		return tp_decode_from(d, p, (enum tp_proto)p->first);
+	}
 	enum tp_proto first = proto_from_linktype(p->linktype);
 
 	if (first == TP_P_NONE) {

@@ -57,6 +57,14 @@ struct tp_pkt {
 	uint32_t wirelen;       /* bytes on the wire */
 	uint64_t ts_ns;         /* packet time, ns since the epoch */
 	uint32_t linktype;      /* DLT_* / LINKTYPE_* of the capture */
+	/* Sources that deliver a tunnel's payload without its outer headers
+	 * (a UDP socket) name the first protocol to decode (enum tp_proto;
+	 * 0: from linktype) and give the outer addresses and ports, which
+	 * become the tunnel record. */
+	uint8_t first;
+	uint8_t outer_ipver;
+	uint16_t outer_sport, outer_dport;
+	struct tp_addr outer_src, outer_dst;
 
 	/* Tunnels crossed, outermost first. */
 	uint8_t ntun;

@@ -14,6 +14,7 @@
 
 #define TP_MAX_ZONES 64
 #define TP_MAX_ZONE_RULES 256
+#define TP_MAX_SOURCES 16
 
 enum tp_log_format {
 	TP_FMT_JSON = 0,
@@ -31,6 +32,26 @@ struct tp_zone_rule {
 	uint8_t src_plen;        /* prefix length over the 128-bit form */
 	bool has_gwlb_endpoint;
 	uint64_t gwlb_endpoint;
+};
+
+/* A live source of `tapir run` (one entry of `sources:`). */
+enum tp_source_kind {
+	TP_SRC_UDP = 0,      /* a tunnel listener: VXLAN or Geneve over UDP */
+	TP_SRC_AFPACKET,     /* an interface, AF_PACKET TPACKET_V3 + fanout */
+	TP_SRC_PCAP,         /* a capture file replayed */
+};
+
+struct tp_source_cfg {
+	uint8_t kind;            /* enum tp_source_kind */
+	uint8_t encap;           /* udp: TP_ENCAP_VXLAN or TP_ENCAP_GENEVE */
+	uint16_t port;           /* udp: listening port */
+	char addr[64];           /* udp: listening address, "::" = all */
+	char interface[32];      /* afpacket: interface name */
+	char file[1024];         /* pcap: capture file */
+	uint32_t threads;        /* receive threads (sockets or fanout members) */
+	uint64_t buffer;         /* udp: SO_RCVBUF; afpacket: ring bytes */
+	uint32_t speed_permille; /* pcap: 1000 = its own pace, 0 = flat out */
+	bool loop;               /* pcap: start again at the end */
 };
 
 struct tp_config {
@@ -53,6 +74,17 @@ struct tp_config {
 
 	enum tp_log_format log_format;
 	char log_dir[4096];
+
+	/* tapir run */
+	uint32_t nsources;
+	struct tp_source_cfg sources[TP_MAX_SOURCES];
+	uint32_t queue_size;         /* items per receive thread and worker */
+	uint64_t rotate_interval_ns; /* 0 = never */
+	uint64_t stats_interval_ns;
+	uint16_t health_tcp_ports[8];  /* TCP listeners for NLB checks */
+	uint8_t n_health_tcp_ports;
+	char http_listen[64];        /* "addr:port" of /healthz and the API, "" = off */
+	char run_user[64];           /* drop to this user after opening sockets */
 
 	uint32_t nzones;             /* zone 0 is always "default" */
 	char zones[TP_MAX_ZONES][64];
