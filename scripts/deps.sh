@@ -8,6 +8,7 @@ pkgs=(
 	build-essential clang lld meson ninja-build pkg-config
 	libpcap-dev zlib1g-dev libxxhash-dev libfyaml-dev libcmocka-dev
 	libzstd-dev libndpi-dev libndpi-bin
+	libmicrohttpd-dev
 	libclang-rt-14-dev # ASan/UBSan runtimes for clang (a Recommends of clang)
 	tshark tcpdump tcpreplay python3
 )

@@ -9,6 +9,8 @@ struct tp_command {
 };
 
 int tp_cmd_read(int argc, char **argv);
+int tp_cmd_stats(int argc, char **argv);
+int tp_cmd_run(int argc, char **argv);
 int tp_cmd_version(int argc, char **argv);
 
 /* Exit statuses. */

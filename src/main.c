@@ -10,6 +10,9 @@
 
 static const struct tp_command commands[] = {
 	{"read", "decode capture files into flow logs", tp_cmd_read},
+	{"run", "run as a live mirror target (VXLAN, Geneve, interfaces)",
+	 tp_cmd_run},
+	{"stats", "print the counters of a running tapir", tp_cmd_stats},
 	{"version", "print the versions of tapir and its libraries",
 	 tp_cmd_version},
 };

@@ -58,12 +58,15 @@ void tp_worker_fini(struct tp_worker *w)
 	tp_dedup_free(w->dedup);
 	tp_free(w->session_dups, (size_t)w->nsession_dups * sizeof(uint64_t));
 	w->session_dups = NULL;
-	if (w->ring.items)
-		tp_free(w->ring.items,
-			(w->ring.mask + 1) * sizeof(*w->ring.items));
+	for (unsigned i = 0; w->rings && i < w->nrings; i++)
+		if (w->rings[i].items)
+			tp_free(w->rings[i].items, (w->rings[i].mask + 1) *
+					   sizeof(*w->rings[i].items));
+	if (w->rings)
+		tp_free(w->rings, w->nrings * sizeof(*w->rings));
 	w->flows = NULL;
 	w->dedup = NULL;
-	w->ring.items = NULL;
+	w->rings = NULL;
 }
 
 /* The view the connection code reads, rebuilt from a queued item. */
@@ -137,14 +140,16 @@ void tp_worker_handle(struct tp_worker *w, const struct tp_witem *it)
 			tp_flow_expire(w->flows, w->now_ns);
 		w->next_expire_ns = w->now_ns + EXPIRE_EVERY_NS;
 	}
+	if (it->kind == TP_WI_TICK) {
+		/* Records reach the file at least once a second. */
+		tp_rec_flush(&w->conn);
+		return;
+	}
 	if (it->kind == TP_WI_END) {
 		tp_flow_flush(w->flows);
 		tp_rec_flush(&w->conn);
 		return;
 	}
-	if (it->kind != TP_WI_PACKET)
-		return;
-
 	if (it->dedup && w->dedup &&
 	    tp_dedup_check(w->dedup, it->dedup, it->ts_ns)) {
 		w->duplicates++;
@@ -222,100 +227,164 @@ static inline void cpu_relax(void)
 #endif
 }
 
-/* Consumer: wait until head moves past tail. */
-static uint64_t wait_items(struct tp_ring *r, uint64_t tail)
+static bool rings_empty(struct tp_worker *w, const uint64_t *tails)
 {
-	for (unsigned spins = 0;; spins++) {
-		uint64_t head = atomic_load_explicit(&r->head,
-						     memory_order_acquire);
-		if (head != tail)
-			return head;
-		if (spins < SPINS) {
-			cpu_relax();
-			continue;
+	for (unsigned i = 0; i < w->nrings; i++)
+		if (atomic_load(&w->rings[i].head) != tails[i])
+			return false;
+	return true;
+}
+
+/* Consumer: drain up to a few batches of ring i.  Returns the items
+ * handled; *ended is set when the ring delivered its end. */
+static unsigned drain(struct tp_worker *w, unsigned i, uint64_t *tailp,
+		      bool *ended)
+{
+	struct tp_ring *r = &w->rings[i];
+	const uint64_t mask = r->mask;
+	const struct tp_witem *items = r->items;
+	uint64_t tail = *tailp;
+	uint64_t head = atomic_load_explicit(&r->head, memory_order_acquire);
+	unsigned done = 0;
+
+	/* A bounded share per visit, so that one busy ring does not starve
+	 * the others. */
+	while (tail != head && done < 8 * TP_WORKER_BATCH) {
+		/* A run of items contiguous in the ring, at most a batch; the
+		 * end item is always last of its run. */
+		uint64_t n = head - tail;
+		uint64_t to_wrap = mask + 1 - (tail & mask);
+		if (n > to_wrap)
+			n = to_wrap;
+		if (n > TP_WORKER_BATCH)
+			n = TP_WORKER_BATCH;
+		const struct tp_witem *it = &items[tail & mask];
+		tp_worker_handle_batch(w, it, (unsigned)n);
+		tail += n;
+		done += (unsigned)n;
+		atomic_store(&r->tail, tail);
+		if (atomic_load(&r->producer_asleep))
+			futex_wake(&r->producer_wake);
+		if (it[n - 1].kind == TP_WI_END) {
+			*ended = true;
+			break;
 		}
-		uint32_t seen = atomic_load(&r->consumer_wake);
-		atomic_store(&r->consumer_asleep, 1);
-		if (atomic_load(&r->head) == tail)
-			futex_wait(&r->consumer_wake, seen);
-		atomic_store(&r->consumer_asleep, 0);
-		spins = 0;
 	}
+	*tailp = tail;
+	return done;
 }
 
 static void *worker_main(void *arg)
 {
 	struct tp_worker *w = arg;
-	struct tp_ring *r = &w->ring;
-	/* Read once: the producer writes next to them. */
-	const uint64_t mask = r->mask;
-	const struct tp_witem *items = r->items;
-	uint64_t tail = 0;
+	uint64_t tails[w->nrings];
+	bool ended[w->nrings];
+	unsigned nended = 0, idle = 0;
 
-	for (;;) {
-		uint64_t head = wait_items(r, tail);
-		while (tail != head) {
-			/* A run of items contiguous in the ring, at most a
-			 * batch; the end item is always last of its run. */
-			uint64_t n = head - tail;
-			uint64_t to_wrap = mask + 1 - (tail & mask);
-			if (n > to_wrap)
-				n = to_wrap;
-			if (n > TP_WORKER_BATCH)
-				n = TP_WORKER_BATCH;
-			const struct tp_witem *it = &items[tail & mask];
-			tp_worker_handle_batch(w, it, (unsigned)n);
-			tail += n;
-			atomic_store(&r->tail, tail);
-			if (atomic_load(&r->producer_asleep))
-				futex_wake(&r->producer_wake);
-			if (it[n - 1].kind == TP_WI_END)
-				return NULL;
+	memset(tails, 0, sizeof(tails));
+	memset(ended, 0, sizeof(ended));
+	while (nended < w->nrings) {
+		unsigned done = 0;
+		for (unsigned i = 0; i < w->nrings; i++) {
+			if (ended[i])
+				continue;
+			done += drain(w, i, &tails[i], &ended[i]);
+			if (ended[i])
+				nended++;
 		}
+		atomic_fetch_add_explicit(&w->beat, 1, memory_order_relaxed);
+		if (done) {
+			idle = 0;
+			continue;
+		}
+		if (++idle < SPINS) {
+			cpu_relax();
+			continue;
+		}
+		/* Sequentially consistent with the producers' publish:
+		 * either a producer sees the flag, or this sees its items. */
+		uint32_t seen = atomic_load(&w->wake);
+		atomic_store(&w->asleep, 1);
+		if (rings_empty(w, tails))
+			futex_wait(&w->wake, seen);
+		atomic_store(&w->asleep, 0);
+		idle = 0;
 	}
+	return NULL;
 }
 
-int tp_worker_start(struct tp_worker *w, unsigned order)
+int tp_worker_start(struct tp_worker *w, unsigned order, unsigned nrings)
 {
 	size_t n = (size_t)1 << order;
-	w->ring.items = tp_calloc(n, sizeof(*w->ring.items));
-	if (!w->ring.items)
+	w->rings = tp_calloc_aligned(64, nrings * sizeof(*w->rings));
+	if (!w->rings)
 		return -ENOMEM;
-	w->ring.mask = n - 1;
+	w->nrings = nrings;
+	for (unsigned i = 0; i < nrings; i++) {
+		w->rings[i].items = tp_calloc(n, sizeof(*w->rings[i].items));
+		if (!w->rings[i].items)
+			return -ENOMEM;
+		w->rings[i].mask = n - 1;
+	}
 	if (pthread_create(&w->thread, NULL, worker_main, w) != 0)
 		return -EAGAIN;
 	w->running = 1;
 	return 0;
 }
 
-/* Make queued items visible; wake a sleeping worker when forced (ticks,
- * end of input) or once enough items wait to be worth a system call. */
-static void publish(struct tp_worker *w, bool force)
+/* Make ring r's items visible; wake a sleeping worker when forced (ticks,
+ * end of a batch, end of input) or once enough items wait to be worth a
+ * system call. */
+static void publish(struct tp_worker *w, struct tp_ring *r, bool force)
 {
-	struct tp_ring *r = &w->ring;
-	/* Sequentially consistent with the consumer's flag: either it sees
-	 * the new head before sleeping, or this sees it asleep. */
 	atomic_store(&r->head, r->phead);
-	if (atomic_load(&r->consumer_asleep) &&
+	if (atomic_load(&w->asleep) &&
 	    (force || r->phead - atomic_load(&r->tail) >= WAKE_BATCH))
-		futex_wake(&r->consumer_wake);
+		futex_wake(&w->wake);
 }
 
-void tp_worker_publish(struct tp_worker *w)
+void tp_worker_publish(struct tp_worker *w, unsigned ri)
 {
-	publish(w, true);
+	publish(w, &w->rings[ri], true);
 }
 
-void tp_worker_push(struct tp_worker *w, const struct tp_witem *it)
+static inline void put(struct tp_worker *w, struct tp_ring *r,
+		       const struct tp_witem *it)
 {
-	struct tp_ring *r = &w->ring;
+	r->items[r->phead & r->mask] = *it;
+	r->phead++;
+	if ((r->phead & 31) == 0)
+		publish(w, r, false);
+}
+
+static inline bool full(struct tp_ring *r)
+{
+	if (r->phead - r->ptail <= r->mask)
+		return false;
+	r->ptail = atomic_load_explicit(&r->tail, memory_order_acquire);
+	return r->phead - r->ptail > r->mask;
+}
+
+bool tp_worker_try_push(struct tp_worker *w, unsigned ri,
+			const struct tp_witem *it)
+{
+	struct tp_ring *r = &w->rings[ri];
+	if (full(r)) {
+		r->drops++;
+		publish(w, r, true);
+		return false;
+	}
+	put(w, r, it);
+	return true;
+}
+
+void tp_worker_push(struct tp_worker *w, unsigned ri, const struct tp_witem *it)
+{
+	struct tp_ring *r = &w->rings[ri];
 	unsigned spins = 0;
-	while (r->phead - r->ptail > r->mask) {
-		r->ptail = atomic_load_explicit(&r->tail, memory_order_acquire);
-		if (r->phead - r->ptail <= r->mask)
-			break;
+	while (full(r)) {
 		/* Reading a file: wait for the worker, lose nothing. */
-		publish(w, true);
+		publish(w, r, true);
 		if (++spins < SPINS) {
 			cpu_relax();
 			continue;
@@ -327,22 +396,24 @@ void tp_worker_push(struct tp_worker *w, const struct tp_witem *it)
 		atomic_store(&r->producer_asleep, 0);
 		spins = 0;
 	}
-	r->items[r->phead & r->mask] = *it;
-	r->phead++;
-	if ((r->phead & 31) == 0)
-		publish(w, false);
+	put(w, r, it);
 }
 
-void tp_worker_join(struct tp_worker *w)
+void tp_worker_end(struct tp_worker *w, unsigned ri)
 {
 	struct tp_witem end;
 	if (!w->running)
 		return;
 	memset(&end, 0, sizeof(end));
 	end.kind = TP_WI_END;
-	end.ts_ns = 0;
-	tp_worker_push(w, &end);
-	tp_worker_publish(w);
+	tp_worker_push(w, ri, &end);
+	tp_worker_publish(w, ri);
+}
+
+void tp_worker_join(struct tp_worker *w)
+{
+	if (!w->running)
+		return;
 	pthread_join(w->thread, NULL);
 	w->running = 0;
 }

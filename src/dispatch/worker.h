@@ -6,6 +6,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "decode/packet-t.h"
@@ -39,20 +40,19 @@ struct tp_witem {
 	uint8_t tcp_opts[40];          /* TCP options as captured */
 };
 
-/* Single-producer single-consumer ring of work items. */
+/* Single-producer single-consumer ring of work items: one for each
+ * decoding thread feeding a worker. */
 struct tp_ring {
 	_Alignas(64) _Atomic uint64_t head;   /* published by the producer */
 	_Alignas(64) _Atomic uint64_t tail;   /* published by the consumer */
 	_Alignas(64) uint64_t phead;          /* producer: next slot */
 	uint64_t ptail;                       /* producer: last tail seen */
 	uint64_t mask;
-	/* Sleeping instead of spinning: a side that finds nothing to do
-	 * sets its flag and waits on the other side's futex word, which the
-	 * other side bumps when it sees the flag. */
-	_Alignas(64) _Atomic uint32_t consumer_asleep;
-	_Atomic uint32_t consumer_wake;       /* futex word */
-	_Atomic uint32_t producer_asleep;
-	_Atomic uint32_t producer_wake;       /* futex word */
+	uint64_t drops;                       /* producer: full, not queued */
+	/* A producer that waits for room (reading a file) sleeps on this
+	 * futex word, which the consumer bumps when it sees the flag. */
+	_Alignas(64) _Atomic uint32_t producer_asleep;
+	_Atomic uint32_t producer_wake;
 	struct tp_witem *items;
 };
 
@@ -70,7 +70,13 @@ struct tp_worker {
 	uint64_t *session_dups;        /* duplicates by session index */
 	uint32_t nsession_dups;
 	/* threaded mode */
-	struct tp_ring ring;
+	struct tp_ring *rings;         /* one per producer */
+	unsigned nrings;
+	/* A worker with nothing to do sets `asleep` and waits on the futex
+	 * word `wake`, which a producer bumps when it sees the flag. */
+	_Alignas(64) _Atomic uint32_t asleep;
+	_Atomic uint32_t wake;
+	_Atomic uint64_t beat;         /* advances while the thread runs */
 	pthread_t thread;
 	int running;
 };
@@ -89,13 +95,21 @@ void tp_worker_handle(struct tp_worker *w, const struct tp_witem *it);
 void tp_worker_handle_batch(struct tp_worker *w, const struct tp_witem *it,
 			    unsigned n);
 
-/* Threaded mode: a ring of 2^order items and a thread that drains it. */
-int tp_worker_start(struct tp_worker *w, unsigned order);
-/* Producer side: queue it, waiting while the ring is full. */
-void tp_worker_push(struct tp_worker *w, const struct tp_witem *it);
-/* Make queued items visible to the worker. */
-void tp_worker_publish(struct tp_worker *w);
-/* Queue TP_WI_END and wait for the thread to finish. */
+/* Threaded mode: nrings rings of 2^order items, one per producer, and a
+ * thread that drains them.  The thread ends when every ring has delivered
+ * a TP_WI_END. */
+int tp_worker_start(struct tp_worker *w, unsigned order, unsigned nrings);
+/* Producer of ring r: queue it, waiting while the ring is full. */
+void tp_worker_push(struct tp_worker *w, unsigned r, const struct tp_witem *it);
+/* Producer of ring r: queue it unless the ring is full; false (and the
+ * ring's drops counted) if it is.  A live source never waits. */
+bool tp_worker_try_push(struct tp_worker *w, unsigned r,
+			const struct tp_witem *it);
+/* Make ring r's queued items visible to the worker and wake it. */
+void tp_worker_publish(struct tp_worker *w, unsigned r);
+/* Queue TP_WI_END on ring r (its producer is done). */
+void tp_worker_end(struct tp_worker *w, unsigned r);
+/* Wait for the thread to finish (after every ring's end). */
 void tp_worker_join(struct tp_worker *w);
 
 #endif

@@ -2,6 +2,9 @@
  * GWLB endpoint), entries in a fixed array that never moves. */
 #include "mirror/session.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <xxhash.h>
@@ -11,10 +14,12 @@
 
 struct tp_sessions {
 	const struct tp_config *cfg;
-	uint32_t n, max;
+	_Atomic uint32_t n;
+	uint32_t max;
 	uint32_t mask;
-	uint32_t *slots;             /* index + 1; 0 = empty */
+	_Atomic uint32_t *slots;     /* index + 1; 0 = empty */
 	struct tp_session *v;
+	pthread_mutex_t mu;          /* held to create a session */
 };
 
 struct skey {
@@ -58,10 +63,11 @@ struct tp_sessions *tp_sessions_new(const struct tp_config *cfg, uint32_t max)
 		tp_sessions_free(s);
 		return NULL;
 	}
+	pthread_mutex_init(&s->mu, NULL);
 	snprintf(s->v[TP_SESSION_DIRECT].name, sizeof(s->v[0].name), "-");
 	snprintf(s->v[TP_SESSION_OVERFLOW].name, sizeof(s->v[0].name),
 		 "overflow");
-	s->n = 2;
+	atomic_store(&s->n, 2);
 	return s;
 }
 
@@ -69,6 +75,7 @@ void tp_sessions_free(struct tp_sessions *s)
 {
 	if (!s)
 		return;
+	pthread_mutex_destroy(&s->mu);
 	tp_free(s->slots, (size_t)(s->mask + 1) * sizeof(*s->slots));
 	tp_free(s->v, (size_t)s->max * sizeof(*s->v));
 	tp_free(s, sizeof(*s));
@@ -102,6 +109,13 @@ static uint16_t zone_of(const struct tp_config *cfg, const struct tp_session *ss
 	return 0;
 }
 
+static bool same(const struct tp_session *ss, const struct skey *k)
+{
+	return ss->id == k->id && ss->encap == k->encap &&
+	       ss->has_id == k->has_id && ss->gwlb_endpoint == k->gwlb &&
+	       memcmp(&ss->outer_src, &k->src, sizeof(k->src)) == 0;
+}
+
 uint32_t tp_session_of(struct tp_sessions *s, const struct tp_pkt *p)
 {
 	struct skey k;
@@ -125,47 +139,66 @@ uint32_t tp_session_of(struct tp_sessions *s, const struct tp_pkt *p)
 		k.gwlb = p->gwlb.endpoint_id;
 
 	uint32_t h = skey_hash(&k);
-	for (uint32_t i = h & s->mask;; i = (i + 1) & s->mask) {
-		uint32_t idx = s->slots[i];
-		if (idx == 0) {
-			if (s->n >= s->max)
-				return TP_SESSION_OVERFLOW;
-			struct tp_session *ss = &s->v[s->n];
-			char a[48];
-			ss->outer_src = k.src;
-			ss->id = k.id;
-			ss->encap = k.encap;
-			ss->has_id = k.has_id;
-			ss->gwlb_endpoint = k.gwlb;
-			tp_addr_str(&k.src, a);
-			if (k.gwlb)
-				snprintf(ss->name, sizeof(ss->name),
-					 "gwlb:%016llx", (unsigned long long)k.gwlb);
-			else if (k.has_id)
-				snprintf(ss->name, sizeof(ss->name), "%.46s/%u",
-					 a, k.id);
-			else
-				snprintf(ss->name, sizeof(ss->name), "%s", a);
-			ss->zone = zone_of(s->cfg, ss);
-			s->slots[i] = ++s->n;
-			return s->n - 1;
-		}
-		struct tp_session *ss = &s->v[idx - 1];
-		if (ss->id == k.id && ss->encap == k.encap &&
-		    ss->has_id == k.has_id && ss->gwlb_endpoint == k.gwlb &&
-		    memcmp(&ss->outer_src, &k.src, sizeof(k.src)) == 0)
+	uint32_t i = h & s->mask;
+	for (;; i = (i + 1) & s->mask) {
+		uint32_t idx = atomic_load_explicit(&s->slots[i],
+						    memory_order_acquire);
+		if (idx == 0)
+			break;
+		if (same(&s->v[idx - 1], &k))
 			return idx - 1;
 	}
+	/* Not there: create it under the lock, probing on from the empty
+	 * slot, which another thread may have filled meanwhile. */
+	pthread_mutex_lock(&s->mu);
+	for (;; i = (i + 1) & s->mask) {
+		uint32_t idx = atomic_load_explicit(&s->slots[i],
+						    memory_order_relaxed);
+		if (idx == 0)
+			break;
+		if (same(&s->v[idx - 1], &k)) {
+			pthread_mutex_unlock(&s->mu);
+			return idx - 1;
+		}
+	}
+	uint32_t n = atomic_load_explicit(&s->n, memory_order_relaxed);
+	if (n >= s->max) {
+		pthread_mutex_unlock(&s->mu);
+		return TP_SESSION_OVERFLOW;
+	}
+	struct tp_session *ss = &s->v[n];
+	char a[48];
+	ss->outer_src = k.src;
+	ss->id = k.id;
+	ss->encap = k.encap;
+	ss->has_id = k.has_id;
+	ss->gwlb_endpoint = k.gwlb;
+	tp_addr_str(&k.src, a);
+	if (k.gwlb)
+		snprintf(ss->name, sizeof(ss->name), "gwlb:%016llx",
+			 (unsigned long long)k.gwlb);
+	else if (k.has_id)
+		snprintf(ss->name, sizeof(ss->name), "%.46s/%u", a, k.id);
+	else
+		snprintf(ss->name, sizeof(ss->name), "%s", a);
+	ss->zone = zone_of(s->cfg, ss);
+	/* The entry is complete before its index is published. */
+	atomic_store_explicit(&s->n, n + 1, memory_order_release);
+	atomic_store_explicit(&s->slots[i], n + 1, memory_order_release);
+	pthread_mutex_unlock(&s->mu);
+	return n;
 }
 
 struct tp_session *tp_session_get(struct tp_sessions *s, uint32_t idx)
 {
-	return idx < s->n ? &s->v[idx] : &s->v[TP_SESSION_OVERFLOW];
+	uint32_t n = atomic_load_explicit(&s->n, memory_order_acquire);
+	return idx < n ? &s->v[idx] : &s->v[TP_SESSION_OVERFLOW];
 }
 
 uint32_t tp_sessions_count(const struct tp_sessions *s)
 {
-	return s->n;
+	return atomic_load_explicit((_Atomic uint32_t *)&s->n,
+				    memory_order_acquire);
 }
 
 const char *tp_zone_name(const struct tp_sessions *s, uint16_t zone)

@@ -5,9 +5,12 @@
  * configuration; flows are keyed by zone, so two copies of a packet seen
  * through two sessions of one zone meet in one flow.
  *
- * The table is written by the decoding thread only and is append-only:
- * entries never move or change after creation except their counters, so
- * workers may read a session's name and zone by index at any time. */
+ * The table is append-only: entries never move or change after creation,
+ * so any thread may read a session's name and zone by index at any time.
+ * Lookups take no lock; creating a session takes the table's mutex, so
+ * several decoding threads may share one table.  Counters are not in the
+ * table: each decoding thread and each worker keeps its own, by session
+ * index, and the stats sum them. */
 #ifndef TP_MIRROR_SESSION_H
 #define TP_MIRROR_SESSION_H
 
@@ -27,10 +30,12 @@ struct tp_session {
 	uint16_t zone;
 	uint64_t gwlb_endpoint;
 	char name[64];           /* "10.0.1.10/1000", "gwlb:00112233..." */
-	/* Counters: the decoding thread writes the plain ones. */
+};
+
+/* A decoding thread's counters of one session. */
+struct tp_session_count {
 	uint64_t packets, bytes, truncated, anomalies;
-	/* Duplicates are counted by the workers, per session, in arrays of
-	 * their own (struct tp_worker), and summed for the stats. */
+	uint64_t queue_drops;    /* not queued: the worker was behind */
 };
 
 struct tp_sessions;

@@ -1,12 +1,11 @@
 /* stats.log and capture_loss.log. */
 #include "output/stats.h"
 
-#include <errno.h>
+#include <stdbool.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "decode/defrag.h"
 #include "output/logs.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -43,103 +42,74 @@ static void json_str(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-static int write_capture_loss(const struct tp_stats_input *in, uint64_t gaps,
-			      uint64_t acks)
+void tp_capture_loss_record(struct tp_rec *r, uint64_t ts_ns,
+			    uint64_t delta_ns, uint64_t gaps, uint64_t acks)
 {
-	const struct tp_pipeline_totals *t = in->totals;
-	struct tp_log *log = tp_log_open(in->cfg->log_dir,
-					 &tp_capture_loss_schema,
-					 in->cfg->log_format, t->first_ns);
-	struct tp_rec r;
-	if (!log)
-		return -errno;
-	if (tp_rec_init(&r, log, 4096) < 0) {
-		tp_log_close(log, t->last_ns);
-		return -ENOMEM;
-	}
-	tp_rec_begin(&r);
-	tp_rec_time(&r, C_TS, t->last_ns);
-	tp_rec_interval(&r, C_TS_DELTA, t->last_ns - t->first_ns);
-	tp_rec_str(&r, C_PEER, "tapir");
-	tp_rec_uint(&r, C_GAPS, gaps);
-	tp_rec_uint(&r, C_ACKS, acks);
-	tp_rec_double(&r, C_PERCENT_LOST,
+	tp_rec_begin(r);
+	tp_rec_time(r, C_TS, ts_ns);
+	tp_rec_interval(r, C_TS_DELTA, delta_ns);
+	tp_rec_str(r, C_PEER, "tapir");
+	tp_rec_uint(r, C_GAPS, gaps);
+	tp_rec_uint(r, C_ACKS, acks);
+	tp_rec_double(r, C_PERCENT_LOST,
 		      acks ? 100.0 * (double)gaps / (double)acks : 0.0);
-	tp_rec_end(&r);
-	tp_rec_fini(&r);
-	return tp_log_close(log, t->last_ns);
+	tp_rec_end(r);
 }
 
-static uint64_t session_dups(const struct tp_stats_input *in, uint32_t idx)
-{
-	uint64_t n = 0;
-	for (unsigned w = 0; w < in->nworkers; w++)
-		if (idx < in->workers[w].nsession_dups)
-			n += in->workers[w].session_dups[idx];
-	return n;
-}
+static const char *const encap_names[TP_ENCAP__COUNT] = {
+	"none", "vxlan", "geneve", "gre", "erspan1", "erspan2", "erspan3",
+	"ipip",
+};
 
-int tp_stats_write(const struct tp_stats_input *in)
+void tp_stats_json(const struct tp_stats_input *in, FILE *f)
 {
 	const struct tp_pipeline_totals *t = in->totals;
-	char path[4352];
-	uint64_t gaps = 0, acks = 0, wpk = 0;
 
-	for (unsigned i = 0; i < in->nworkers; i++) {
-		gaps += in->workers[i].gaps;
-		acks += in->workers[i].acks;
-		wpk += in->workers[i].packets;
-	}
-	int rc = write_capture_loss(in, gaps, acks);
-	if (rc < 0)
-		tp_log_error("writing capture_loss.log: %s", strerror(-rc));
-
-	snprintf(path, sizeof(path), "%s/stats.log", in->cfg->log_dir);
-	FILE *f = fopen(path, "a");
-	if (!f) {
-		tp_log_error("cannot write %s: %s", path, strerror(errno));
-		return -errno;
-	}
 	fprintf(f,
-		"{\"ts\":%" PRIu64 ".%06" PRIu64 ",\"peer\":\"tapir\","
-		"\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64
+		"{\"ts\":%" PRIu64 ".%06" PRIu64 ",\"peer\":\"tapir\"",
+		in->ts_ns / UINT64_C(1000000000),
+		(in->ts_ns % UINT64_C(1000000000)) / 1000);
+	if (in->uptime_ns)
+		fprintf(f, ",\"uptime\":%.3f", (double)in->uptime_ns / 1e9);
+	fprintf(f,
+		",\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64
 		",\"ip_packets\":%" PRIu64 ",\"non_ip\":%" PRIu64
 		",\"tunnelled\":%" PRIu64 ",\"truncated\":%" PRIu64
 		",\"fragments_held\":%" PRIu64 ",\"reassembled\":%" PRIu64
 		",\"not_flowed\":%" PRIu64 ",\"decode_failed\":%" PRIu64
+		",\"socket_drops\":%" PRIu64 ",\"ring_drops\":%" PRIu64
+		",\"queue_drops\":%" PRIu64 ",\"rx_truncated\":%" PRIu64
+		",\"rx_errors\":%" PRIu64
 		",\"duplicates\":%" PRIu64 ",\"dedup_evictions\":%" PRIu64
 		",\"flow_packets\":%" PRIu64 ",\"flows\":%" PRIu64
 		",\"flows_evicted\":%" PRIu64 ",\"peak_flows\":%" PRIu64
 		",\"defrag_memory\":%" PRIu64 ",\"memory\":%" PRIu64
 		",\"tcp_acks\":%" PRIu64 ",\"tcp_gaps\":%" PRIu64,
-		t->last_ns / UINT64_C(1000000000), (t->last_ns % UINT64_C(1000000000)) / 1000,
 		t->packets, t->bytes, t->ip_packets, t->non_ip, t->tunnelled,
 		t->truncated, t->fragments_held, t->reassembled, t->not_flowed,
-		t->decode_failed, t->duplicates, t->dedup_evictions, wpk,
-		t->flows, t->flows_evicted, t->peak_flows,
-		in->dec->defrag ? tp_defrag_mem(in->dec->defrag) : 0, tp_mem_in_use(), acks, gaps);
+		t->decode_failed, t->socket_drops, t->ring_drops,
+		t->queue_drops, t->rx_truncated, t->rx_errors, t->duplicates,
+		t->dedup_evictions, t->flow_packets, t->flows,
+		t->flows_evicted, t->peak_flows, t->defrag_memory,
+		tp_mem_in_use(), t->tcp_acks, t->tcp_gaps);
 
 	fprintf(f, ",\"events\":{");
 	bool first = true;
 	for (unsigned e = 0; e < TP_EV__COUNT; e++) {
-		if (!in->dec->events[e])
+		if (!t->by_event[e])
 			continue;
 		fprintf(f, "%s", first ? "" : ",");
 		json_str(f, tp_event_name((enum tp_event)e));
-		fprintf(f, ":%" PRIu64, in->dec->events[e]);
+		fprintf(f, ":%" PRIu64, t->by_event[e]);
 		first = false;
 	}
 	fprintf(f, "},\"encap\":{");
-	static const char *const encap_names[TP_ENCAP__COUNT] = {
-		"none", "vxlan", "geneve", "gre", "erspan1", "erspan2",
-		"erspan3", "ipip",
-	};
 	first = true;
 	for (unsigned e = 1; e < TP_ENCAP__COUNT; e++) {
-		if (!in->dec->by_encap[e])
+		if (!t->by_encap[e])
 			continue;
 		fprintf(f, "%s\"%s\":%" PRIu64, first ? "" : ",",
-			encap_names[e], in->dec->by_encap[e]);
+			encap_names[e], t->by_encap[e]);
 		first = false;
 	}
 	fprintf(f, "},\"sessions\":[");
@@ -147,8 +117,11 @@ int tp_stats_write(const struct tp_stats_input *in)
 	first = true;
 	for (uint32_t i = 0; i < n; i++) {
 		struct tp_session *s = tp_session_get(in->sessions, i);
+		struct tp_session_count c;
+		uint64_t dups;
 		char a[64];
-		if (i <= 1 && s->packets == 0)
+		in->session(in->arg, i, &c, &dups);
+		if (i <= 1 && c.packets == 0)
 			continue;
 		fprintf(f, "%s{\"name\":", first ? "" : ",");
 		json_str(f, s->name);
@@ -158,15 +131,11 @@ int tp_stats_write(const struct tp_stats_input *in)
 		fprintf(f,
 			",\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64
 			",\"truncated\":%" PRIu64 ",\"duplicates\":%" PRIu64
-			",\"anomalies\":%" PRIu64 "}",
-			s->packets, s->bytes, s->truncated,
-			session_dups(in, i), s->anomalies);
+			",\"anomalies\":%" PRIu64 ",\"queue_drops\":%" PRIu64
+			"}",
+			c.packets, c.bytes, c.truncated, dups, c.anomalies,
+			c.queue_drops);
 		first = false;
 	}
 	fprintf(f, "]}\n");
-	if (fclose(f) != 0) {
-		tp_log_error("writing %s: %s", path, strerror(errno));
-		return -errno;
-	}
-	return 0;
 }

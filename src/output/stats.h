@@ -1,24 +1,32 @@
-/* stats.log (tapir's counters, JSON lines) and capture_loss.log (Zeek's
- * estimate of packets the capture missed, from TCP ACKs over gaps). */
+/* stats.log (tapir's counters, one JSON object per line) and
+ * capture_loss.log (Zeek's estimate of packets the capture missed, from
+ * TCP ACKs over gaps). */
 #ifndef TP_OUTPUT_STATS_H
 #define TP_OUTPUT_STATS_H
 
-#include "decode/decode.h"
+#include <stdio.h>
+
 #include "dispatch/pipeline.h"
-#include "dispatch/worker.h"
 #include "mirror/session.h"
+#include "output/writer.h"
 
 struct tp_stats_input {
 	const struct tp_config *cfg;
-	const struct tp_dec *dec;
-	struct tp_sessions *sessions;
 	const struct tp_pipeline_totals *totals;
-	const struct tp_worker *workers;
-	unsigned nworkers;
+	struct tp_sessions *sessions;
+	/* One session's counters summed over the threads. */
+	void (*session)(void *arg, uint32_t idx, struct tp_session_count *c,
+			uint64_t *duplicates);
+	void *arg;
+	uint64_t ts_ns;              /* the record's time */
+	uint64_t uptime_ns;          /* tapir run: since start; else 0 */
 };
 
-/* Append one record to stats.log and capture_loss.log in cfg->log_dir.
- * 0 or -errno (logged). */
-int tp_stats_write(const struct tp_stats_input *in);
+/* One stats record, a JSON object and a newline, into f. */
+void tp_stats_json(const struct tp_stats_input *in, FILE *f);
+
+/* One capture_loss.log record for the interval [ts - delta, ts]. */
+void tp_capture_loss_record(struct tp_rec *r, uint64_t ts_ns,
+			    uint64_t delta_ns, uint64_t gaps, uint64_t acks);
 
 #endif

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "decode/decode.h"
@@ -21,7 +22,9 @@ struct tp_log {
 	const struct tp_log_schema *schema;
 	enum tp_log_format fmt;
 	uint64_t records;
+	uint64_t open_ns;
 	int err;
+	char dir[4096];
 };
 
 static const char *const ftype_names[] = {
@@ -59,27 +62,17 @@ static void zeek_date(char *buf, size_t n, uint64_t ns)
 	strftime(buf, n, "%Y-%m-%d-%H-%M-%S", &tm);
 }
 
-struct tp_log *tp_log_open(const char *dir, const struct tp_log_schema *schema,
-			   enum tp_log_format fmt, uint64_t open_ns)
+static int open_file(struct tp_log *log, uint64_t open_ns)
 {
 	char path[4352];
-	struct tp_log *log;
 
-	snprintf(path, sizeof(path), "%s/%s.log", dir, schema->path);
-	log = tp_calloc(1, sizeof(*log));
-	if (!log)
-		return NULL;
+	snprintf(path, sizeof(path), "%s/%s.log", log->dir, log->schema->path);
 	log->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (log->fd < 0) {
-		int e = errno;
-		tp_free(log, sizeof(*log));
-		errno = e;
-		return NULL;
-	}
-	pthread_mutex_init(&log->mu, NULL);
-	log->schema = schema;
-	log->fmt = fmt;
-	if (fmt == TP_FMT_ZEEK) {
+	if (log->fd < 0)
+		return -errno;
+	log->open_ns = open_ns;
+	if (log->fmt == TP_FMT_ZEEK) {
+		const struct tp_log_schema *schema = log->schema;
 		char hdr[8192], date[32];
 		size_t n = 0;
 		zeek_date(date, sizeof(date), open_ns);
@@ -98,13 +91,13 @@ struct tp_log *tp_log_open(const char *dir, const struct tp_log_schema *schema,
 		n += (size_t)snprintf(hdr + n, sizeof(hdr) - n, "\n");
 		write_all(log, hdr, TP_MIN(n, sizeof(hdr) - 1));
 	}
-	return log;
+	return 0;
 }
 
-int tp_log_close(struct tp_log *log, uint64_t close_ns)
+static int close_file(struct tp_log *log, uint64_t close_ns)
 {
 	int rc;
-	if (!log)
+	if (log->fd < 0)
 		return 0;
 	if (log->fmt == TP_FMT_ZEEK) {
 		char line[64], date[32];
@@ -115,8 +108,73 @@ int tp_log_close(struct tp_log *log, uint64_t close_ns)
 	rc = log->err ? -log->err : 0;
 	if (close(log->fd) < 0 && rc == 0)
 		rc = -errno;
+	log->fd = -1;
+	log->err = 0;
+	return rc;
+}
+
+struct tp_log *tp_log_open(const char *dir, const struct tp_log_schema *schema,
+			   enum tp_log_format fmt, uint64_t open_ns)
+{
+	struct tp_log *log = tp_calloc(1, sizeof(*log));
+	if (!log)
+		return NULL;
+	log->schema = schema;
+	log->fmt = fmt;
+	snprintf(log->dir, sizeof(log->dir), "%s", dir);
+	int rc = open_file(log, open_ns);
+	if (rc < 0) {
+		tp_free(log, sizeof(*log));
+		errno = -rc;
+		return NULL;
+	}
+	pthread_mutex_init(&log->mu, NULL);
+	return log;
+}
+
+int tp_log_close(struct tp_log *log, uint64_t close_ns)
+{
+	if (!log)
+		return 0;
+	int rc = close_file(log, close_ns);
 	pthread_mutex_destroy(&log->mu);
 	tp_free(log, sizeof(*log));
+	return rc;
+}
+
+void tp_log_rotated_name(char *buf, size_t n, const char *dir,
+			 const char *name, uint64_t open_ns, uint64_t close_ns)
+{
+	char a[32], b[32];
+	zeek_date(a, sizeof(a), open_ns);
+	zeek_date(b, sizeof(b), close_ns);
+	snprintf(buf, n, "%s/%s.%s_%s.log", dir, name, a, b);
+}
+
+int tp_log_rotate(struct tp_log *log, uint64_t now_ns, bool reopen)
+{
+	char from[4352], to[4352];
+	struct stat st_fd, st_path;
+	int rc;
+
+	pthread_mutex_lock(&log->mu);
+	snprintf(from, sizeof(from), "%s/%s.log", log->dir, log->schema->path);
+	tp_log_rotated_name(to, sizeof(to), log->dir, log->schema->path,
+			    log->open_ns, now_ns);
+	/* Rename only the file this log wrote: another tool may have moved
+	 * it away already (logrotate, then SIGHUP). */
+	bool ours = fstat(log->fd, &st_fd) == 0 &&
+		    stat(from, &st_path) == 0 && st_fd.st_ino == st_path.st_ino &&
+		    st_fd.st_dev == st_path.st_dev;
+	rc = close_file(log, now_ns);
+	if (ours && rename(from, to) < 0 && rc == 0)
+		rc = -errno;
+	int rc2 = reopen ? open_file(log, now_ns) : 0;
+	pthread_mutex_unlock(&log->mu);
+	if (rc2 < 0) {
+		tp_log_error("cannot reopen %s: %s", from, strerror(-rc2));
+		return rc2;
+	}
 	return rc;
 }
 

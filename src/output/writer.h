@@ -46,6 +46,15 @@ struct tp_log *tp_log_open(const char *dir, const struct tp_log_schema *schema,
 			   enum tp_log_format fmt, uint64_t open_ns);
 /* Write the footer (#close for TSV) and close.  Returns 0 or -errno. */
 int tp_log_close(struct tp_log *log, uint64_t close_ns);
+/* Close the file as of now_ns, rename it DIR/<path>.<open>_<close>.log
+ * (Zeek's date form, UTC) and, with reopen, start a new one (else the log
+ * takes no more records).  Records flushed at the same time go to one file
+ * or the other, whole.  0 or -errno. */
+int tp_log_rotate(struct tp_log *log, uint64_t now_ns, bool reopen);
+/* The name a file of log `name` open over [open_ns, close_ns] is rotated
+ * to. */
+void tp_log_rotated_name(char *buf, size_t n, const char *dir,
+			 const char *name, uint64_t open_ns, uint64_t close_ns);
 /* Records written so far. */
 uint64_t tp_log_records(const struct tp_log *log);
 

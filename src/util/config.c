@@ -37,7 +37,7 @@ enum key_type {
 	KT_PORTS,     /* uint16_t array + uint8_t count */
 	KT_ENUM,      /* index into names[] */
 	KT_STRING,    /* char array, NUL-terminated */
-	KT_ZONES,     /* the zones/rules structure (YAML only) */
+	KT_LIST,      /* a list of records: zones, sources (YAML only) */
 };
 
 struct ld;
@@ -45,9 +45,17 @@ struct ld;
  * scalar syntax expresses. */
 typedef int key_load_fn(struct ld *ld, struct fy_node *key,
 			struct fy_node *val);
-static key_load_fn load_zones;
+static key_load_fn load_zones, load_sources;
+
+/* Checker of a string key's text: writes its canonical form (at most n
+ * bytes with the NUL) to out, or returns -1 with "expected ..." in why. */
+typedef int key_text_fn(const char *text, char *out, size_t n, char *why,
+			size_t whylen);
+static key_text_fn text_listen, text_user;
 
 #define K_POW2 0x1u   /* count must be a power of two */
+#define K_ZERO 0x2u   /* 0 is allowed besides min..max, and means off */
+#define K_EMPTY 0x4u  /* a string may be "", which means off */
 
 struct key {
 	const char *name;
@@ -58,7 +66,12 @@ struct key {
 	uint64_t min, max;         /* bounds of numbers, sizes and durations */
 	unsigned flags;
 	const char *const *names;  /* KT_ENUM, NULL-terminated */
-	key_load_fn *load;         /* KT_ZONES: reads the YAML value */
+	key_load_fn *load;         /* KT_LIST: reads the YAML value */
+	key_text_fn *text;         /* KT_STRING: checks the value, if set */
+	const char *form;          /* KT_STRING, KT_LIST: what a value looks
+				    * like, if not "a path" */
+	const char *items;         /* KT_LIST: what the list holds */
+	const char *section;       /* KT_LIST: heading of its doc section */
 	const char *def;
 	const char *doc;
 };
@@ -281,6 +294,27 @@ static const struct key keys[] = {
 		.doc = "Directory that the logs are written into.",
 	},
 	{
+		.name = "log.rotate", .type = KT_DURATION,
+		FIELD(rotate_interval_ns),
+		.min = NS_M, .max = 7 * NS_D, .flags = K_ZERO,
+		.def = "1h",
+		.doc = "How often `tapir run` closes its logs and begins new "
+		       "ones; a closed file is renamed with the time range it "
+		       "holds, so that a shipper can take it whole. Hourly, as "
+		       "ZeekControl rotates Zeek's logs by default. `0` never "
+		       "rotates.",
+	},
+	{
+		.name = "stats.interval", .type = KT_DURATION,
+		FIELD(stats_interval_ns),
+		.min = NS_S, .max = NS_D,
+		.def = "60s",
+		.doc = "How often `tapir run` writes its counters (packets, "
+		       "drops, flows) to stats.log. A minute is fine enough to "
+		       "place a burst of drops and coarse enough that a day is "
+		       "1440 lines.",
+	},
+	{
 		.name = "workers", .type = KT_COUNT,
 		FIELD(workers),
 		.min = 1, .max = 64,
@@ -291,12 +325,91 @@ static const struct key keys[] = {
 		       "written are the same for any number.",
 	},
 	{
-		.name = "zones", .type = KT_ZONES,
+		.name = "zones", .type = KT_LIST,
 		.load = load_zones,
+		.form = "a list of zones, each with a name and match entries",
+		.items = "rules",
+		.section = "Zones and match rules",
 		.def = "",
 		.doc = "Rules that put mirror sessions into zones; see [Zones "
 		       "and match rules](#zones-and-match-rules). Only in the "
 		       "file: `--set` cannot express a list of rules.",
+	},
+	{
+		.name = "sources", .type = KT_LIST,
+		.load = load_sources,
+		.form = "a list of sources, each with a kind",
+		.items = "records",
+		.section = "Packet sources",
+		/* tp_config_default sets these without the loader; the doc
+		 * test checks that this text loads to the same. */
+		.def = "[{kind: udp, listen: \"[::]:4789\"}, "
+		       "{kind: udp, listen: \"[::]:6081\"}]",
+		.doc = "Where `tapir run` takes packets from: UDP sockets that "
+		       "receive VXLAN or Geneve, interfaces read with "
+		       "AF_PACKET, or capture files replayed; see [Packet "
+		       "sources](#packet-sources). The default listens on "
+		       "every address for VXLAN on 4789, where AWS VPC Traffic "
+		       "Mirroring and Azure vTAP send, and for Geneve on 6081, "
+		       "where a Gateway Load Balancer sends. Only in the file: "
+		       "`--set` cannot express a list of records. `tapir read` "
+		       "ignores it.",
+	},
+	{
+		.name = "run.queue_size", .type = KT_COUNT,
+		FIELD(queue_size),
+		.min = 1024, .max = 4194304, .flags = K_POW2,
+		.def = "65536",
+		.doc = "Packets in each queue between one receive thread and "
+		       "one worker of `tapir run`; there is a queue for every "
+		       "such pair. When a queue is full, the packet is dropped "
+		       "there and counted (`queue_drops`): a receive thread "
+		       "never waits, since one that waited for a slow worker "
+		       "would stall every other worker it feeds too. 65536 "
+		       "packets cover a worker that stalls for 65 ms at a "
+		       "million packets/s.",
+	},
+	{
+		.name = "run.user", .type = KT_STRING,
+		FIELD(run_user),
+		.flags = K_EMPTY, .text = text_user,
+		.form = "a user name, or \"\" to stay the user tapir was "
+			"started as",
+		.def = "nobody",
+		.doc = "After it has opened its sockets, packet rings and "
+		       "listening ports, `tapir run` started as root switches "
+		       "to this user, so that the code that parses untrusted "
+		       "packets does not run as root. `nobody` exists on every "
+		       "Linux system; the user must be able to write into "
+		       "`log.dir`. `\"\"` keeps the user tapir was started as.",
+	},
+	{
+		.name = "health.tcp_ports", .type = KT_PORTS,
+		FIELD(health_tcp_ports),
+		.aux = offsetof(struct tp_config, n_health_tcp_ports),
+		.def = "4789",
+		.doc = "TCP ports on which `tapir run` accepts connections and "
+		       "closes them at once, so that a load balancer's TCP "
+		       "health check finds the target up while tapir runs. A "
+		       "Network Load Balancer's target group for UDP 4789 "
+		       "checks by default with a TCP connection to the same "
+		       "port, 4789. `[]` turns them off. At most 8 ports.",
+	},
+	{
+		.name = "http.listen", .type = KT_STRING,
+		FIELD(http_listen),
+		.flags = K_EMPTY, .text = text_listen,
+		.form = "an address and port like [::]:80, 0.0.0.0:80 or :80, "
+			"or \"\" for none",
+		.def = "[::]:80",
+		.doc = "Address and port of the HTTP server of `tapir run` that "
+		       "answers `/healthz` and serves the API. A Gateway Load "
+		       "Balancer's target group checks TCP port 80 by default. "
+		       "An IPv6 address goes in brackets, and `[::]` (also "
+		       "written `:80`) takes IPv4 too. `\"\"` turns the server "
+		       "off. A port below 1024 needs root or "
+		       "`CAP_NET_BIND_SERVICE`; tapir opens it before it "
+		       "switches to `run.user`.",
 	},
 };
 
@@ -573,9 +686,9 @@ static const char *form(const struct key *k, char *buf, size_t n)
 		return buf;
 	}
 	case KT_STRING:
-		return "a path";
-	case KT_ZONES:
-		return "a list of zones, each with a name and match entries";
+		return k->form ? k->form : "a path";
+	case KT_LIST:
+		return k->form;
 	}
 	return "a value";
 }
@@ -586,6 +699,8 @@ static int check_number(const struct key *k, uint64_t v, const char *got,
 {
 	char a[32], b[32], f[96];
 
+	if (v == 0 && (k->flags & K_ZERO))
+		return 0;
 	if (k->type == KT_COUNT && (k->flags & K_POW2) && v >= k->min &&
 	    v <= k->max && (v & (v - 1)) != 0) {
 		uint64_t lo = 1ull << (63 - __builtin_clzll(v));
@@ -599,7 +714,8 @@ static int check_number(const struct key *k, uint64_t v, const char *got,
 			put(why, n, "expected %s, got '%s'",
 			    form(k, f, sizeof(f)), got);
 		else
-			put(why, n, "expected a %s from %s to %s, got '%s'",
+			put(why, n, "expected %sa %s from %s to %s, got '%s'",
+			    (k->flags & K_ZERO) ? "0 or " : "",
 			    k->type == KT_SIZE ? "size" : "duration",
 			    fmt_number(k, k->min, a, sizeof(a)),
 			    fmt_number(k, k->max, b, sizeof(b)), got);
@@ -706,6 +822,126 @@ static int parse_port_list(const struct key *k, const char *text,
 	return 0;
 }
 
+#define UDP_LISTEN_FORM \
+	"an address and port like :4789, 10.0.0.5:4789 or [2001:db8::5]:4789"
+#define HTTP_LISTEN_FORM \
+	"an address and port like [::]:80, 0.0.0.0:80 or :80"
+
+/* A listening address: "[2001:db8::5]:4789", "10.0.0.5:4789", or ":4789",
+ * "*:4789" and "4789" for every address ("::", which takes IPv4 too).  The
+ * address goes to addr (addrlen >= INET6_ADDRSTRLEN) as inet_ntop writes
+ * it, so that one address has one text.  Names are refused but localhost
+ * (127.0.0.1): what a name resolves to can change under a running
+ * listener.  0, or -1 with why ("expected <form>, ..."). */
+static int split_listen(const char *text, const char *form, char *addr,
+			size_t addrlen, uint16_t *port, char *why, size_t n)
+{
+	char a[64], q[QUOTE_MAX];
+	const char *ps, *colon = strrchr(text, ':');
+	struct in6_addr a6;
+	struct in_addr a4;
+	uint64_t v;
+
+	quote(text, strlen(text), q, sizeof(q));
+	if (text[0] == '[') {
+		const char *rb = strchr(text, ']');
+		size_t alen = rb ? (size_t)(rb - text - 1) : 0;
+		if (!rb || rb[1] != ':' || alen >= sizeof(a))
+			goto bad;
+		memcpy(a, text + 1, alen);
+		a[alen] = '\0';
+		if (inet_pton(AF_INET6, a, &a6) != 1)
+			goto bad;
+		inet_ntop(AF_INET6, &a6, addr, (socklen_t)addrlen);
+		ps = rb + 2;
+	} else if (colon && colon != strchr(text, ':')) {
+		put(why, n, "expected an IPv6 address in brackets, then the "
+		    "port: [ADDR]:PORT, got '%s'", q);
+		return -1;
+	} else if (colon) {
+		size_t alen = (size_t)(colon - text);
+		if (alen >= sizeof(a))
+			goto bad;
+		memcpy(a, text, alen);
+		a[alen] = '\0';
+		/* The two names that service/sock.c takes too. */
+		if (alen == 0 || strcmp(a, "*") == 0)
+			snprintf(addr, addrlen, "::");
+		else if (strcmp(a, "localhost") == 0)
+			snprintf(addr, addrlen, "127.0.0.1");
+		else if (inet_pton(AF_INET, a, &a4) == 1)
+			inet_ntop(AF_INET, &a4, addr, (socklen_t)addrlen);
+		else
+			goto bad;
+		ps = colon + 1;
+	} else {
+		snprintf(addr, addrlen, "::");
+		ps = text;
+	}
+	if (parse_uint(ps, false, &v) < 0)
+		goto bad;
+	if (v < 1 || v > 65535) {
+		put(why, n, "expected a port from 1 to 65535 after the "
+		    "address, got '%s'", q);
+		return -1;
+	}
+	*port = (uint16_t)v;
+	return 0;
+bad:
+	put(why, n, "expected %s, got '%s'", form, q);
+	return -1;
+}
+
+/* "ADDR:PORT" with the address in brackets if it is IPv6. */
+static const char *fmt_listen(const char *addr, uint16_t port, char *buf,
+			      size_t n)
+{
+	if (strchr(addr, ':'))
+		put(buf, n, "[%s]:%u", addr, (unsigned)port);
+	else
+		put(buf, n, "%s:%u", addr, (unsigned)port);
+	return buf;
+}
+
+/* http.listen: kept in the form fmt_listen writes (":80" becomes
+ * "[::]:80"), so that the server need not know the short forms. */
+static int text_listen(const char *text, char *out, size_t n, char *why,
+		       size_t whylen)
+{
+	char addr[INET6_ADDRSTRLEN], canon[80];
+	uint16_t port;
+
+	if (split_listen(text, HTTP_LISTEN_FORM ", or \"\" for none", addr,
+			 sizeof(addr), &port, why, whylen) < 0)
+		return -1;
+	fmt_listen(addr, port, canon, sizeof(canon));
+	TP_BUG_ON(strlen(canon) >= n);
+	memcpy(out, canon, strlen(canon) + 1);
+	return 0;
+}
+
+/* run.user: any name that /etc/passwd can hold; whether it exists is for
+ * `tapir run` to find out on the host it runs on. */
+static int text_user(const char *text, char *out, size_t n, char *why,
+		     size_t whylen)
+{
+	char q[QUOTE_MAX];
+
+	for (const char *p = text; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (c <= ' ' || c == 0x7f || c == ':' || c == '/') {
+			put(why, whylen, "expected a user name (no spaces, ':' "
+			    "or '/'), or \"\" to stay the user tapir was "
+			    "started as, got '%s'",
+			    quote(text, strlen(text), q, sizeof(q)));
+			return -1;
+		}
+	}
+	TP_BUG_ON(strlen(text) >= n);
+	memcpy(out, text, strlen(text) + 1);
+	return 0;
+}
+
 /* Parse text as the value of k into cfg.  0, or -1 with "expected ..., got
  * ..." in why. */
 static int apply_text(const struct key *k, const char *text,
@@ -758,7 +994,13 @@ static int apply_text(const struct key *k, const char *text,
 		}
 		break;
 	case KT_STRING:
-		if (len == 0) {
+		/* `--set http.listen=""` as the doc writes it. */
+		if ((k->flags & K_EMPTY) && (strcmp(text, "\"\"") == 0 ||
+					     strcmp(text, "''") == 0)) {
+			text = "";
+			len = 0;
+		}
+		if (len == 0 && !(k->flags & K_EMPTY)) {
 			put(why, n, "expected %s, got nothing",
 			    form(k, f, sizeof(f)));
 			return -1;
@@ -768,12 +1010,21 @@ static int apply_text(const struct key *k, const char *text,
 			    "'%s'", form(k, f, sizeof(f)), k->width, q);
 			return -1;
 		}
+		if (len && k->text) {
+			char canon[256];
+			TP_BUG_ON(k->width > sizeof(canon));
+			if (k->text(text, canon, k->width, why, n) < 0)
+				return -1;
+			memcpy(field(k, cfg), canon, strlen(canon) + 1);
+			return 0;
+		}
 		memcpy(field(k, cfg), text, len + 1);
 		return 0;
-	case KT_ZONES:
-		put(why, n, "zones can only be set in the configuration file "
-		    "(a list of rules does not fit in --set); put them under "
-		    "'zones:' in the YAML file given with -c");
+	case KT_LIST:
+		put(why, n, "%s can only be set in the configuration file "
+		    "(a list of %s does not fit in --set); put them under "
+		    "'%s:' in the YAML file given with -c", k->name, k->items,
+		    k->name);
 		return -1;
 	}
 	if (len == 0)
@@ -1314,6 +1565,465 @@ static int load_zones(struct ld *ld, struct fy_node *zkn, struct fy_node *zvn)
 	return 0;
 }
 
+/* ---- sources ----------------------------------------------------------- */
+
+static const char *const udp_keys[] = {
+	"kind", "listen", "encap", "threads", "buffer",
+};
+static const char *const afpacket_keys[] = {
+	"kind", "interface", "threads", "buffer",
+};
+static const char *const pcap_keys[] = {"kind", "file", "speed", "loop"};
+
+/* What each kind of source takes. */
+static const struct source_kind {
+	const char *name;
+	const char *a;            /* "a udp source", for messages */
+	const char *const *keys;
+	size_t nkeys;
+	const char *takes;        /* its keys besides kind, for messages */
+	const char *needs;        /* the key it cannot do without */
+	const char *needs_eg;     /* an example of that key */
+	uint64_t buf_min, buf_max;
+} source_kinds[] = {
+	[TP_SRC_UDP] = {
+		"udp", "a udp source", udp_keys, TP_ARRAY_SIZE(udp_keys),
+		"listen, encap, threads and buffer", "listen", "':4789'",
+		64 * KIB, 2 * GIB,
+	},
+	[TP_SRC_AFPACKET] = {
+		"afpacket", "an afpacket source", afpacket_keys,
+		TP_ARRAY_SIZE(afpacket_keys),
+		"interface, threads and buffer", "interface", "'eth1'",
+		MIB, 4 * GIB,
+	},
+	[TP_SRC_PCAP] = {
+		"pcap", "a pcap source", pcap_keys, TP_ARRAY_SIZE(pcap_keys),
+		"file, speed and loop", "file", "'/var/tmp/mirror.pcap'",
+		0, 0,
+	},
+};
+
+#define SRC_THREADS_MAX 64
+#define SRC_BUFFER_DEFAULT (64 * MIB)
+#define SRC_SPEED_MAX 1000000u   /* permille: 1000 times the pace */
+#define SRC_SPEED_FORM \
+	"a speed from 0 to 1000 (1 for the capture's own pace, 2 for " \
+	"twice as fast, 0 for as fast as it can be read)"
+
+static void source_default(struct tp_source_cfg *s, enum tp_source_kind kind)
+{
+	memset(s, 0, sizeof(*s));
+	s->kind = (uint8_t)kind;
+	s->threads = 1;
+	if (kind != TP_SRC_PCAP)
+		s->buffer = SRC_BUFFER_DEFAULT;
+	s->speed_permille = 1000;
+}
+
+/* A udp source's encapsulation when none is given: 6081 is Geneve's
+ * IANA port, and anything else is taken for VXLAN, which has more. */
+static uint8_t default_encap(uint16_t port)
+{
+	return port == 6081 ? TP_ENCAP_GENEVE : TP_ENCAP_VXLAN;
+}
+
+static int check_threads(uint64_t v, const char *got, char *why, size_t n)
+{
+	if (v < 1 || v > SRC_THREADS_MAX) {
+		put(why, n, "expected a whole number from 1 to %d, got '%s'",
+		    SRC_THREADS_MAX, got);
+		return -1;
+	}
+	return 0;
+}
+
+static int check_buffer(const struct source_kind *sk, uint64_t v,
+			const char *got, char *why, size_t n)
+{
+	char a[32], b[32];
+
+	if (v < sk->buf_min || v > sk->buf_max) {
+		put(why, n, "expected a size from %s to %s, got '%s'",
+		    fmt_size(sk->buf_min, a, sizeof(a)),
+		    fmt_size(sk->buf_max, b, sizeof(b)), got);
+		return -1;
+	}
+	return 0;
+}
+
+/* Linux's rule for a device name (dev_valid_name): 1 to 15 bytes, not "."
+ * or "..", no '/', ':' or white space. */
+static int check_ifname(const char *s, char *why, size_t n)
+{
+	char q[QUOTE_MAX];
+	size_t len = strnlen(s, 32);
+	bool ok = len >= 1 && len < 16 && strcmp(s, ".") != 0 &&
+		  strcmp(s, "..") != 0;
+
+	for (const char *p = s; ok && *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == '/' || *p == ':' ||
+		    *p == 0x7f)
+			ok = false;
+	if (!ok) {
+		put(why, n, "expected an interface name like eth1 (1 to 15 "
+		    "bytes, no '/', ':' or spaces), got '%s'",
+		    quote(s, len, q, sizeof(q)));
+		return -1;
+	}
+	return 0;
+}
+
+static int check_file(const char *s, size_t width, char *why, size_t n)
+{
+	char q[QUOTE_MAX];
+	size_t len = strnlen(s, width);
+
+	if (len == 0) {
+		put(why, n, "expected the path of a capture file, got nothing");
+		return -1;
+	}
+	if (len >= width) {
+		put(why, n, "expected a path shorter than %zu bytes, got '%s'",
+		    width, quote(s, len, q, sizeof(q)));
+		return -1;
+	}
+	return 0;
+}
+
+/* "1", "2", "0.5", "0"; "2x" too.  Permille, exact to 0.001; a speed
+ * that rounds to 0 but is not 0 would mean the opposite, so it is
+ * refused. */
+static int parse_speed(const char *text, uint32_t *out, char *why, size_t n)
+{
+	static const struct unit times[] = {{"x", 1000}, {NULL, 0}};
+	char q[QUOTE_MAX];
+	uint64_t v;
+
+	quote(text, strlen(text), q, sizeof(q));
+	if (parse_scaled(text, times, 1000, &v) < 0 || v > SRC_SPEED_MAX ||
+	    (v == 0 && strpbrk(text, "123456789"))) {
+		put(why, n, "expected %s, got '%s'", SRC_SPEED_FORM, q);
+		return -1;
+	}
+	*out = (uint32_t)v;
+	return 0;
+}
+
+/* What the value of a source record's key looks like. */
+static const char *source_key_form(const char *kname)
+{
+	static const struct {
+		const char *key, *form;
+	} forms[] = {
+		{"listen", UDP_LISTEN_FORM},
+		{"encap", "vxlan or geneve"},
+		{"threads", "a whole number from 1 to 64"},
+		{"buffer", "a size like 64MiB, 512k or 1G"},
+		{"interface", "an interface name like eth1"},
+		{"file", "the path of a capture file"},
+		{"speed", SRC_SPEED_FORM},
+		{"loop", "true or false"},
+	};
+
+	for (size_t i = 0; i < TP_ARRAY_SIZE(forms); i++)
+		if (strcmp(kname, forms[i].key) == 0)
+			return forms[i].form;
+	return "a value";
+}
+
+/* The value of one key of a source record into s.  kn is the key's node,
+ * vn its value, path its path ("sources[1].listen"). */
+static int load_source_key(struct ld *ld, const struct source_kind *sk,
+			   struct tp_source_cfg *s, const char *kname,
+			   const char *path, struct fy_node *kn,
+			   struct fy_node *vn)
+{
+	char text[TEXT_MAX], why[512], q[QUOTE_MAX];
+	uint64_t v;
+	int rc;
+
+	rc = need_scalar(ld, path, source_key_form(kname), kn, vn, text,
+			 sizeof(text));
+	if (rc)
+		return rc;
+	if (!text[0])
+		return ld_fail(ld, vn, kn, "key '%s': expected %s, got nothing",
+			       path, source_key_form(kname));
+	quote(text, strlen(text), q, sizeof(q));
+	if (strcmp(kname, "listen") == 0) {
+		char addr[INET6_ADDRSTRLEN];
+		if (split_listen(text, UDP_LISTEN_FORM, addr, sizeof(addr),
+				 &s->port, why, sizeof(why)) < 0)
+			return ld_fail(ld, vn, kn, "key '%s': %s", path, why);
+		snprintf(s->addr, sizeof(s->addr), "%s", addr);
+	} else if (strcmp(kname, "encap") == 0) {
+		if (strcmp(text, "vxlan") == 0)
+			s->encap = TP_ENCAP_VXLAN;
+		else if (strcmp(text, "geneve") == 0)
+			s->encap = TP_ENCAP_GENEVE;
+		else
+			return ld_fail(ld, vn, kn, "key '%s': expected vxlan "
+				       "or geneve, got '%s'", path, q);
+	} else if (strcmp(kname, "threads") == 0) {
+		if (parse_uint(text, false, &v) < 0)
+			v = 0;
+		if (check_threads(v, q, why, sizeof(why)) < 0)
+			return ld_fail(ld, vn, kn, "key '%s': %s", path, why);
+		s->threads = (uint32_t)v;
+	} else if (strcmp(kname, "buffer") == 0) {
+		if (parse_scaled(text, size_units, 1, &v) < 0)
+			return ld_fail(ld, vn, kn, "key '%s': expected a size "
+				       "like 64MiB, 512k or 1G, got '%s'",
+				       path, q);
+		if (check_buffer(sk, v, q, why, sizeof(why)) < 0)
+			return ld_fail(ld, vn, kn, "key '%s': %s", path, why);
+		s->buffer = v;
+	} else if (strcmp(kname, "interface") == 0) {
+		if (check_ifname(text, why, sizeof(why)) < 0)
+			return ld_fail(ld, vn, kn, "key '%s': %s", path, why);
+		memcpy(s->interface, text, strlen(text) + 1);
+	} else if (strcmp(kname, "file") == 0) {
+		if (check_file(text, sizeof(s->file), why, sizeof(why)) < 0)
+			return ld_fail(ld, vn, kn, "key '%s': %s", path, why);
+		memcpy(s->file, text, strlen(text) + 1);
+	} else if (strcmp(kname, "speed") == 0) {
+		if (parse_speed(text, &s->speed_permille, why,
+				sizeof(why)) < 0)
+			return ld_fail(ld, vn, kn, "key '%s': %s", path, why);
+	} else if (strcmp(kname, "loop") == 0) {
+		if (parse_bool(text, &s->loop) < 0)
+			return ld_fail(ld, vn, kn, "key '%s': expected true or "
+				       "false, got '%s'", path, q);
+	} else {
+		TP_BUG_ON(1);
+	}
+	return 0;
+}
+
+/* The kind of source record item into *kind.  0, or an error naming the
+ * record (skn, the sources key, places a record without a position). */
+static int source_kind_of(struct ld *ld, struct fy_node *item,
+			  struct fy_node *skn, const char *path,
+			  enum tp_source_kind *kind)
+{
+	struct fy_node_pair *np;
+	void *it = NULL;
+	char text[TEXT_MAX], sub[128], q[QUOTE_MAX];
+	int rc;
+
+	while ((np = fy_node_mapping_iterate(item, &it))) {
+		struct fy_node *kn = fy_node_pair_key(np);
+		struct fy_node *vn = fy_node_pair_value(np);
+		char kname[80];
+
+		rc = need_scalar(ld, path, "a key such as kind", kn, kn,
+				 kname, sizeof(kname));
+		if (rc)
+			return rc;
+		if (strcmp(kname, "kind") != 0)
+			continue;
+		snprintf(sub, sizeof(sub), "%s.kind", path);
+		rc = need_scalar(ld, sub, "udp, afpacket or pcap", kn, vn,
+				 text, sizeof(text));
+		if (rc)
+			return rc;
+		for (size_t i = 0; i < TP_ARRAY_SIZE(source_kinds); i++) {
+			if (strcmp(text, source_kinds[i].name) == 0) {
+				*kind = (enum tp_source_kind)i;
+				return 0;
+			}
+		}
+		if (!text[0])
+			return ld_fail(ld, vn, kn, "key '%s': expected udp, "
+				       "afpacket or pcap, got nothing", sub);
+		quote(text, strlen(text), q, sizeof(q));
+		return ld_fail(ld, vn, kn, "key '%s': expected udp, afpacket "
+			       "or pcap, got '%s'", sub, q);
+	}
+	return ld_fail(ld, item, skn, "key '%s': a source needs a kind: udp, "
+		       "afpacket or pcap", path);
+}
+
+/* One record of sources: into s. */
+static int load_source(struct ld *ld, struct fy_node *item,
+		       struct fy_node *skn, const char *path,
+		       struct tp_source_cfg *s)
+{
+	const struct source_kind *sk;
+	enum tp_source_kind kind = TP_SRC_UDP;
+	struct fy_node_pair *np;
+	void *it = NULL;
+	bool has_needed = false;
+	int rc;
+
+	rc = source_kind_of(ld, item, skn, path, &kind);
+	if (rc)
+		return rc;
+	sk = &source_kinds[kind];
+	source_default(s, kind);
+
+	while ((np = fy_node_mapping_iterate(item, &it))) {
+		struct fy_node *kn = fy_node_pair_key(np);
+		struct fy_node *vn = fy_node_pair_value(np);
+		char kname[80], sub[256], q[QUOTE_MAX];
+		bool known = false;
+
+		/* Cannot fail: source_kind_of has read every key. */
+		rc = need_scalar(ld, path, "a key", kn, kn, kname,
+				 sizeof(kname));
+		if (rc)
+			return rc;
+		if (strcmp(kname, "kind") == 0)
+			continue;
+		snprintf(sub, sizeof(sub), "%s.%s", path, kname);
+		for (size_t i = 0; i < sk->nkeys; i++)
+			known |= strcmp(kname, sk->keys[i]) == 0;
+		if (known) {
+			rc = load_source_key(ld, sk, s, kname, sub, kn, vn);
+			if (rc)
+				return rc;
+			has_needed |= strcmp(kname, sk->needs) == 0;
+			continue;
+		}
+
+		quote(sub, strlen(sub), q, sizeof(q));
+		const char *sug = suggest(kname, sk->keys, sk->nkeys);
+		if (sug)
+			return ld_fail(ld, kn, NULL, "unknown key '%s' (did you "
+				       "mean '%s'?)", q, sug);
+		/* A key of another kind: say which. */
+		char others[64] = "";
+		for (size_t j = 0; j < TP_ARRAY_SIZE(source_kinds); j++) {
+			for (size_t i = 0; i < source_kinds[j].nkeys; i++) {
+				if (strcmp(kname, source_kinds[j].keys[i]))
+					continue;
+				size_t o = strlen(others);
+				put(others + o, sizeof(others) - o, "%s%s",
+				    o ? " and " : "", source_kinds[j].name);
+			}
+		}
+		if (others[0])
+			return ld_fail(ld, kn, NULL, "key '%s': %s takes %s "
+				       "(%s is for %s sources)", q, sk->a,
+				       sk->takes, kname, others);
+		return ld_fail(ld, kn, NULL, "unknown key '%s' (%s takes %s)",
+			       q, sk->a, sk->takes);
+	}
+	if (!has_needed)
+		return ld_fail(ld, item, skn, "key '%s': %s needs %s, like "
+			       "%s: %s", path, sk->a, sk->needs, sk->needs,
+			       sk->needs_eg);
+	if (kind == TP_SRC_UDP && !s->encap)
+		s->encap = default_encap(s->port);
+	return 0;
+}
+
+/* A udp source's address in the 128-bit form (IPv4 v4-mapped). */
+static int source_addr(const struct tp_source_cfg *s, struct tp_addr *a)
+{
+	memset(a, 0, sizeof(*a));
+	if (!memchr(s->addr, '\0', sizeof(s->addr)))
+		return -1;
+	if (inet_pton(AF_INET, s->addr, a->b + 12) == 1) {
+		a->b[10] = a->b[11] = 0xff;
+		return 0;
+	}
+	return inet_pton(AF_INET6, s->addr, a->b) == 1 ? 0 : -1;
+}
+
+/* Whether source j clashes with one before it: two sockets bound to the
+ * same UDP address and port would split its packets between two sources,
+ * and two readers of one interface would see every packet twice.  0, or
+ * -1 with why. */
+static int source_clash(const struct tp_config *cfg, uint32_t j, char *why,
+			size_t n)
+{
+	const struct tp_source_cfg *b = &cfg->sources[j];
+	struct tp_addr aa, ba, any4 = {{0}}, any6 = {{0}};
+	char l1[80], l2[80];
+
+	any4.b[10] = any4.b[11] = 0xff;
+	for (uint32_t i = 0; i < j; i++) {
+		const struct tp_source_cfg *a = &cfg->sources[i];
+		if (a->kind != b->kind)
+			continue;
+		if (a->kind == TP_SRC_AFPACKET &&
+		    strcmp(a->interface, b->interface) == 0) {
+			put(why, n, "sources[%u] and sources[%u] both read "
+			    "interface %s, so each packet would be seen twice; "
+			    "remove one (threads: gives one source more "
+			    "readers)", i, j, a->interface);
+			return -1;
+		}
+		if (a->kind != TP_SRC_UDP || a->port != b->port ||
+		    source_addr(a, &aa) < 0 || source_addr(b, &ba) < 0)
+			continue;
+		fmt_listen(a->addr, a->port, l1, sizeof(l1));
+		fmt_listen(b->addr, b->port, l2, sizeof(l2));
+		if (memcmp(&aa, &ba, sizeof(aa)) == 0) {
+			put(why, n, "sources[%u] and sources[%u] both listen on "
+			    "UDP %s; remove one (threads: gives one source "
+			    "more sockets)", i, j, l1);
+			return -1;
+		}
+		bool a_any6 = memcmp(&aa, &any6, sizeof(aa)) == 0;
+		bool b_any6 = memcmp(&ba, &any6, sizeof(ba)) == 0;
+		bool a_any4 = memcmp(&aa, &any4, sizeof(aa)) == 0;
+		bool b_any4 = memcmp(&ba, &any4, sizeof(ba)) == 0;
+		if ((a_any6 && b_any4) || (a_any4 && b_any6)) {
+			put(why, n, "sources[%u] listens on UDP %s and "
+			    "sources[%u] on %s, but [::] takes IPv4 too; "
+			    "remove one", i, l1, j, l2);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* sources: replaces any sources set before. */
+static int load_sources(struct ld *ld, struct fy_node *skn,
+			struct fy_node *svn)
+{
+	struct tp_config *cfg = ld->cfg;
+	struct fy_node *item;
+	void *it = NULL;
+	char path[32], why[256];
+	int rc, si = 0;
+
+	cfg->nsources = 0;
+	memset(cfg->sources, 0, sizeof(cfg->sources));
+	if (is_nothing(svn))
+		return 0;
+	if (!fy_node_is_sequence(svn))
+		return ld_fail(ld, svn, skn, "key 'sources': expected a list of "
+			       "sources, each with a kind, like '- {kind: udp, "
+			       "listen: \":4789\"}', got %s", shape(svn));
+
+	while ((item = fy_node_sequence_iterate(svn, &it))) {
+		snprintf(path, sizeof(path), "sources[%d]", si++);
+		if (!fy_node_is_mapping(item))
+			return ld_fail(ld, item, skn, "key '%s': expected a "
+				       "source like '{kind: udp, listen: "
+				       "\":4789\"}', got %s", path, shape(item));
+		if (cfg->nsources >= TP_MAX_SOURCES)
+			return ld_fail(ld, item, skn, "key '%s': at most %d "
+				       "sources; one source takes several "
+				       "receive threads with threads:", path,
+				       TP_MAX_SOURCES);
+		rc = load_source(ld, item, skn, path,
+				 &cfg->sources[cfg->nsources]);
+		if (rc)
+			return rc;
+		/* Here rather than only in tp_config_validate, so that the
+		 * message has the line. */
+		if (source_clash(cfg, cfg->nsources, why, sizeof(why)) < 0)
+			return ld_fail(ld, item, skn, "key '%s': %s", path, why);
+		cfg->nsources++;
+	}
+	return 0;
+}
+
 static int load_value(struct ld *ld, const struct key *k, struct fy_node *kn,
 		      struct fy_node *vn)
 {
@@ -1342,6 +2052,11 @@ static int load_value(struct ld *ld, const struct key *k, struct fy_node *kn,
 		return 0;
 	}
 
+	/* "key:" with nothing after it is more likely a value forgotten
+	 * than a server turned off; off is written "". */
+	if (k->type == KT_STRING && (k->flags & K_EMPTY) && is_nothing(vn))
+		return ld_fail(ld, vn, kn, "key '%s': expected %s, got nothing",
+			       k->name, form(k, f, sizeof(f)));
 	rc = need_scalar(ld, k->name, form(k, f, sizeof(f)), kn, vn, text,
 			 sizeof(text));
 	if (rc)
@@ -1441,8 +2156,32 @@ static bool blank_yaml(const char *s, size_t len)
 	return true;
 }
 
-static int syntax_error(struct ld *ld, struct fy_diag *diag,
-			const struct diag_capture *dc)
+/* True if line (1-based) of text holds an unquoted "[ADDR]:PORT", which
+ * YAML reads as a list followed by junk: the likely cause of its error. */
+static bool bracket_addr_on_line(const char *text, int line)
+{
+	const char *p = text;
+
+	for (int l = 1; l < line && p; l++) {
+		p = strchr(p, '\n');
+		if (p)
+			p++;
+	}
+	if (!p)
+		return false;
+	for (; *p && *p != '\n'; p++) {
+		if (*p != '[' || (p > text && p[-1] != ' ' && p[-1] != '\t'))
+			continue;
+		size_t n = strspn(p + 1, "0123456789abcdefABCDEF:.");
+		if (p[1 + n] == ']' && p[2 + n] == ':' && p[3 + n] >= '0' &&
+		    p[3 + n] <= '9')
+			return true;
+	}
+	return false;
+}
+
+static int syntax_error(struct ld *ld, const char *text,
+			struct fy_diag *diag, const struct diag_capture *dc)
 {
 	struct fy_diag_error *e;
 	void *it = NULL;
@@ -1451,7 +2190,11 @@ static int syntax_error(struct ld *ld, struct fy_diag *diag,
 	e = fy_diag_errors_iterate(diag, &it);
 	if (e && e->msg) {
 		quote(e->msg, strlen(e->msg), q, sizeof(q));
-		if (e->line > 0)
+		if (e->line > 0 && bracket_addr_on_line(text, e->line))
+			put(ld->err, ld->errlen, "config %s:%d:%d: invalid YAML: "
+			    "%s (an address in brackets must be quoted: "
+			    "\"[::]:4789\")", ld->name, e->line, e->column, q);
+		else if (e->line > 0)
 			put(ld->err, ld->errlen, "config %s:%d:%d: invalid YAML: "
 			    "%s", ld->name, e->line, e->column, q);
 		else
@@ -1662,7 +2405,7 @@ static int load_yaml(struct ld *ld, const char *text, size_t len)
 			rc = 0;
 			goto out;
 		}
-		rc = syntax_error(ld, diag, &dc);
+		rc = syntax_error(ld, text, diag, &dc);
 		goto out;
 	}
 	if (!doc) {
@@ -1671,7 +2414,7 @@ static int load_yaml(struct ld *ld, const char *text, size_t len)
 	}
 	doc2 = fy_parse_load_document(fyp);
 	if (fy_diag_got_error(diag)) {
-		rc = syntax_error(ld, diag, &dc);
+		rc = syntax_error(ld, text, diag, &dc);
 		goto out;
 	}
 	if (doc2) {
@@ -1721,7 +2464,7 @@ void tp_config_default(struct tp_config *cfg)
 	/* Fields that no key names keep the decoder's own defaults. */
 	tp_decode_cfg_default(&cfg->decode);
 	for (size_t i = 0; i < NKEYS; i++) {
-		if (keys[i].type == KT_ZONES)
+		if (keys[i].type == KT_LIST)
 			continue;
 		int rc = apply_text(&keys[i], keys[i].def, cfg, why,
 				    sizeof(why));
@@ -1730,6 +2473,16 @@ void tp_config_default(struct tp_config *cfg)
 	cfg->nzones = 1;
 	snprintf(cfg->zones[0], sizeof(cfg->zones[0]), "default");
 	cfg->nrules = 0;
+
+	/* The text of the sources row, [::]:4789 and [::]:6081. */
+	static const uint16_t ports[] = {4789, 6081};
+	for (size_t i = 0; i < TP_ARRAY_SIZE(ports); i++) {
+		struct tp_source_cfg *s = &cfg->sources[cfg->nsources++];
+		source_default(s, TP_SRC_UDP);
+		snprintf(s->addr, sizeof(s->addr), "::");
+		s->port = ports[i];
+		s->encap = default_encap(ports[i]);
+	}
 }
 
 int tp_config_load_string(struct tp_config *cfg, const char *name,
@@ -1840,6 +2593,15 @@ int tp_config_set(struct tp_config *cfg, const char *assignment, char *err,
 	name[nlen] = '\0';
 
 	k = find_key(name);
+	/* "sources[0].listen=..." or "zones.name=...": a part of a list
+	 * gets the list's message. */
+	for (size_t i = 0; !k && i < NKEYS; i++) {
+		size_t kl = strlen(keys[i].name);
+		if (keys[i].type == KT_LIST &&
+		    strncmp(name, keys[i].name, kl) == 0 &&
+		    (name[kl] == '.' || name[kl] == '['))
+			k = &keys[i];
+	}
 	if (!k) {
 		const char *cands[2 * NKEYS];
 		char sections[NKEYS][32];
@@ -1873,6 +2635,101 @@ out:
 	tp_free(tmp, sizeof(*tmp));
 	tp_strfree(val);
 	return rc;
+}
+
+/* One source on its own; on error, the key at fault in *key. */
+static int check_source(const struct tp_source_cfg *s, const char **key,
+			char *why, size_t n)
+{
+	const struct source_kind *sk = &source_kinds[s->kind];
+	char got[32];
+	struct tp_addr a;
+
+	switch (s->kind) {
+	case TP_SRC_UDP:
+		*key = "listen";
+		if (source_addr(s, &a) < 0) {
+			put(why, n, "expected %s, got an address that is "
+			    "neither IPv4 nor IPv6", UDP_LISTEN_FORM);
+			return -1;
+		}
+		if (s->port == 0) {
+			put(why, n, "expected a port from 1 to 65535 after the "
+			    "address, got '0'");
+			return -1;
+		}
+		*key = "encap";
+		if (s->encap != TP_ENCAP_VXLAN && s->encap != TP_ENCAP_GENEVE) {
+			put(why, n, "expected vxlan or geneve");
+			return -1;
+		}
+		break;
+	case TP_SRC_AFPACKET:
+		*key = "interface";
+		if (check_ifname(s->interface, why, n) < 0)
+			return -1;
+		break;
+	case TP_SRC_PCAP:
+		*key = "file";
+		if (check_file(s->file, sizeof(s->file), why, n) < 0)
+			return -1;
+		*key = "threads";
+		if (s->threads != 1) {
+			put(why, n, "a pcap source is replayed by one thread, "
+			    "got %u", s->threads);
+			return -1;
+		}
+		*key = "speed";
+		if (s->speed_permille > SRC_SPEED_MAX) {
+			put(why, n, "expected %s, got %u.%03u", SRC_SPEED_FORM,
+			    s->speed_permille / 1000, s->speed_permille % 1000);
+			return -1;
+		}
+		return 0;
+	}
+	*key = "threads";
+	snprintf(got, sizeof(got), "%u", s->threads);
+	if (check_threads(s->threads, got, why, n) < 0)
+		return -1;
+	*key = "buffer";
+	if (check_buffer(sk, s->buffer, fmt_size(s->buffer, got, sizeof(got)),
+			 why, n) < 0)
+		return -1;
+	return 0;
+}
+
+/* Each source, then pairs of them (see source_clash). */
+static int validate_sources(const struct tp_config *cfg, char *err,
+			    size_t errlen)
+{
+	char why[512];
+	const char *key;
+
+	if (cfg->nsources > TP_MAX_SOURCES) {
+		put(err, errlen, "config: at most %d sources", TP_MAX_SOURCES);
+		return -EINVAL;
+	}
+	for (uint32_t i = 0; i < cfg->nsources; i++) {
+		if (cfg->sources[i].kind >= TP_ARRAY_SIZE(source_kinds)) {
+			put(err, errlen, "config: key 'sources[%u].kind': "
+			    "expected udp, afpacket or pcap, got kind %u", i,
+			    (unsigned)cfg->sources[i].kind);
+			return -EINVAL;
+		}
+		if (check_source(&cfg->sources[i], &key, why, sizeof(why)) < 0) {
+			put(err, errlen, "config: key 'sources[%u].%s': %s", i,
+			    key, why);
+			return -EINVAL;
+		}
+	}
+
+	for (uint32_t j = 1; j < cfg->nsources; j++) {
+		if (source_clash(cfg, j, why, sizeof(why)) < 0) {
+			put(err, errlen, "config: %s", why);
+			return -EINVAL;
+		}
+	}
+	return 0;
 }
 
 int tp_config_validate(const struct tp_config *cfg, char *err, size_t errlen)
@@ -1921,15 +2778,28 @@ int tp_config_validate(const struct tp_config *cfg, char *err, size_t errlen)
 			}
 			break;
 		}
-		case KT_STRING:
-			if (!memchr(p, '\0', k->width) || !*(const char *)p) {
-				put(why, sizeof(why), "expected a path, got "
-				    "nothing");
+		case KT_STRING: {
+			const char *str = p;
+			char f[96], canon[256];
+			if (!memchr(p, '\0', k->width)) {
+				put(why, sizeof(why), "expected %s shorter than "
+				    "%zu bytes", form(k, f, sizeof(f)),
+				    k->width);
 				goto bad;
 			}
+			if (!*str && !(k->flags & K_EMPTY)) {
+				put(why, sizeof(why), "expected %s, got nothing",
+				    form(k, f, sizeof(f)));
+				goto bad;
+			}
+			TP_BUG_ON(k->text && k->width > sizeof(canon));
+			if (*str && k->text &&
+			    k->text(str, canon, k->width, why, sizeof(why)) < 0)
+				goto bad;
 			break;
+		}
 		case KT_BOOL:
-		case KT_ZONES:
+		case KT_LIST:
 			break;
 		}
 		continue;
@@ -1973,7 +2843,73 @@ bad:
 			return -EINVAL;
 		}
 	}
+	return validate_sources(cfg, err, errlen);
+}
+
+int tp_config_load_all(struct tp_config *cfg, const char *path,
+		       const char *const *sets, size_t nsets, char *err,
+		       size_t errlen)
+{
+	char why[1024];
+	int rc;
+
+	tp_config_default(cfg);
+	if (path) {
+		rc = tp_config_load_file(cfg, path, err, errlen);
+		if (rc < 0)
+			return rc;
+	}
+	for (size_t i = 0; i < nsets; i++) {
+		rc = tp_config_set(cfg, sets[i], why, sizeof(why));
+		if (rc < 0) {
+			put(err, errlen, "--set %s", why);
+			return rc;
+		}
+	}
+	return tp_config_validate(cfg, err, errlen);
+}
+
+int tp_config_parse_listen(const char *text, char *addr, size_t addrlen,
+			   uint16_t *port, char *err, size_t errlen)
+{
+	char a[INET6_ADDRSTRLEN];
+	uint16_t p;
+
+	if (split_listen(text, HTTP_LISTEN_FORM, a, sizeof(a), &p, err,
+			 errlen) < 0)
+		return -EINVAL;
+	if (strlen(a) >= addrlen) {
+		put(err, errlen, "address '%s' is longer than %zu bytes", a,
+		    addrlen - 1);
+		return -ENAMETOOLONG;
+	}
+	memcpy(addr, a, strlen(a) + 1);
+	*port = p;
 	return 0;
+}
+
+const char *tp_config_source_text(const struct tp_source_cfg *s, char *buf,
+				  size_t n)
+{
+	char l[80];
+
+	switch (s->kind) {
+	case TP_SRC_UDP:
+		put(buf, n, "udp %s %s", fmt_listen(s->addr, s->port, l,
+						     sizeof(l)),
+		    s->encap == TP_ENCAP_GENEVE ? "geneve" : "vxlan");
+		break;
+	case TP_SRC_AFPACKET:
+		put(buf, n, "afpacket %s", s->interface);
+		break;
+	case TP_SRC_PCAP:
+		put(buf, n, "pcap %s", s->file);
+		break;
+	default:
+		put(buf, n, "source of kind %u", (unsigned)s->kind);
+		break;
+	}
+	return buf;
 }
 
 /* ---- documentation ----------------------------------------------------- */
@@ -1988,7 +2924,7 @@ static const char *type_name(const struct key *k)
 	case KT_PORTS: return "port list";
 	case KT_ENUM: return "enum";
 	case KT_STRING: return "string";
-	case KT_ZONES: return "zones";
+	case KT_LIST: return k->name;
 	}
 	return "?";
 }
@@ -2000,37 +2936,17 @@ static const char *yaml_default(const struct key *k, char *buf, size_t n)
 		put(buf, n, "[%s]", k->def);
 		return buf;
 	}
-	if (k->type == KT_ZONES)
-		return "[]";
-	return k->def;
-}
-
-static const char *range_text(const struct key *k, char *buf, size_t n)
-{
-	char a[32], b[32], f[96];
-
-	switch (k->type) {
-	case KT_COUNT:
-	case KT_SIZE:
-	case KT_DURATION:
-		if (k->flags & K_POW2)
-			return form(k, buf, n);
-		put(buf, n, "%s to %s", fmt_number(k, k->min, a, sizeof(a)),
-		    fmt_number(k, k->max, b, sizeof(b)));
+	if (k->type == KT_LIST)
+		return k->def[0] ? k->def : "[]";
+	/* Plain YAML would read "[::]:80" as a list, and "" as nothing. */
+	if (k->type == KT_STRING &&
+	    (!k->def[0] || strspn(k->def, "abcdefghijklmnopqrstuvwxyz"
+				  "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789./_-") !=
+	     strlen(k->def))) {
+		put(buf, n, "\"%s\"", k->def);
 		return buf;
-	case KT_BOOL:
-		return "true/false, yes/no, on/off";
-	case KT_PORTS:
-		return "1 to 65535, at most 8";
-	case KT_ENUM:
-		put(buf, n, "%s", form(k, f, sizeof(f)) + strlen("one of "));
-		return buf;
-	case KT_STRING:
-		return "any non-empty path";
-	case KT_ZONES:
-		return "see [Zones and match rules](#zones-and-match-rules)";
 	}
-	return "";
+	return k->def;
 }
 
 /* GitHub's anchor for a heading: lower case, spaces to '-', other
@@ -2051,6 +2967,37 @@ static const char *anchor(const char *heading, char *buf, size_t n)
 	}
 	buf[o] = '\0';
 	return buf;
+}
+
+static const char *range_text(const struct key *k, char *buf, size_t n)
+{
+	char a[32], b[32], f[96], h[64];
+
+	switch (k->type) {
+	case KT_COUNT:
+	case KT_SIZE:
+	case KT_DURATION:
+		if (k->flags & K_POW2)
+			return form(k, buf, n);
+		put(buf, n, "%s%s to %s", (k->flags & K_ZERO) ? "0, or " : "",
+		    fmt_number(k, k->min, a, sizeof(a)),
+		    fmt_number(k, k->max, b, sizeof(b)));
+		return buf;
+	case KT_BOOL:
+		return "true/false, yes/no, on/off";
+	case KT_PORTS:
+		return "1 to 65535, at most 8";
+	case KT_ENUM:
+		put(buf, n, "%s", form(k, f, sizeof(f)) + strlen("one of "));
+		return buf;
+	case KT_STRING:
+		return k->form ? k->form : "any non-empty path";
+	case KT_LIST:
+		put(buf, n, "see [%s](#%s)", k->section,
+		    anchor(k->section, h, sizeof(h)));
+		return buf;
+	}
+	return "";
 }
 
 /* The section of a dotted key ("dedup" for "dedup.window"), "" for a key
@@ -2116,7 +3063,8 @@ void tp_config_write_doc(FILE *out)
 	      "`4789,8472` (the form for `--set`); `[]` for none |\n"
 	      "| enum | one of the names listed for the key |\n"
 	      "| string | text; quote it if it contains `: ` or starts with "
-	      "a YAML indicator such as `*`, `&` or `!` |\n"
+	      "a YAML indicator such as `[`, `*`, `&` or `!`; `\"\"` is "
+	      "empty |\n"
 	      "\n"
 	      "Durations are measured in packet time (the packets' own "
 	      "timestamps), so a\n"
@@ -2211,6 +3159,99 @@ void tp_config_write_doc(FILE *out)
 	      "- `zones` in a file replaces the zones of any earlier source; "
 	      "`--set` cannot\n"
 	      "  set them.\n",
+	      out);
+
+	fputs("\n## Packet sources\n"
+	      "\n"
+	      "`tapir run` reads packets from the sources listed under "
+	      "`sources:`, all at once;\n"
+	      "`tapir read` reads the files it is given and ignores this "
+	      "list.\n"
+	      "\n"
+	      "```yaml\n"
+	      "sources:\n"
+	      "  - kind: udp                # VXLAN from VPC Traffic "
+	      "Mirroring\n"
+	      "    listen: \":4789\"          # every address, IPv4 and IPv6\n"
+	      "    threads: 4               # four sockets, four receive "
+	      "threads\n"
+	      "    buffer: 256MiB\n"
+	      "  - kind: udp                # Geneve from a Gateway Load "
+	      "Balancer\n"
+	      "    listen: \"10.0.0.5:6081\"\n"
+	      "  - kind: afpacket           # a SPAN port or a network TAP\n"
+	      "    interface: eth1\n"
+	      "    threads: 2\n"
+	      "  - kind: pcap               # known traffic, to try a "
+	      "deployment\n"
+	      "    file: /var/tmp/mirror.pcap\n"
+	      "    speed: 2                 # twice as fast as it was "
+	      "captured\n"
+	      "    loop: true\n"
+	      "```\n"
+	      "\n"
+	      "Every source has a `kind`, and the keys of its kind:\n"
+	      "\n"
+	      "- `udp`: a UDP socket that receives tunnel packets; each "
+	      "datagram's payload is\n"
+	      "  decoded as the `encap` of the source, whatever its port.\n"
+	      "  - `listen`: the address and port, required: "
+	      "`10.0.0.5:4789`,\n"
+	      "    `[2001:db8::5]:4789`, or `:4789` (also `4789`) for every "
+	      "address, which is\n"
+	      "    `[::]:4789` and takes IPv4 too. Quote it: in YAML a plain "
+	      "`[` starts a list.\n"
+	      "    Addresses are numbers; of names, only `localhost` "
+	      "(127.0.0.1) is taken.\n"
+	      "  - `encap`: `vxlan` or `geneve`; by default `geneve` for "
+	      "port 6081, the port\n"
+	      "    IANA assigned to Geneve, and `vxlan` for any other.\n"
+	      "  - `threads`: 1 to 64, default 1: sockets bound to the same "
+	      "address with\n"
+	      "    `SO_REUSEPORT`, each read by its own thread; the kernel "
+	      "spreads datagrams\n"
+	      "    over them by a hash of their addresses and ports.\n"
+	      "  - `buffer`: 64KiB to 2GiB, default 64MiB: each socket's "
+	      "receive buffer\n"
+	      "    (`SO_RCVBUF`), which takes up a burst while the thread is "
+	      "busy; 64MiB is\n"
+	      "    tens of milliseconds at 10 Gbit/s. Linux caps it at the "
+	      "sysctl\n"
+	      "    `net.core.rmem_max`; raise that to at least this.\n"
+	      "- `afpacket`: a network interface, read through a "
+	      "`TPACKET_V3` ring. Frames\n"
+	      "  are decoded from Ethernet up, so a tunnel on the interface "
+	      "is recognized by\n"
+	      "  `decode.vxlan_ports` and `decode.geneve_ports`, as in a "
+	      "capture file.\n"
+	      "  - `interface`: its name, required (1 to 15 bytes, as Linux "
+	      "allows).\n"
+	      "  - `threads`: 1 to 64, default 1: members of one "
+	      "`PACKET_FANOUT` group, each\n"
+	      "    with its own ring and thread.\n"
+	      "  - `buffer`: 1MiB to 4GiB, default 64MiB: the size of each "
+	      "ring.\n"
+	      "- `pcap`: a capture file (pcap or pcapng) replayed by one "
+	      "thread, to try a\n"
+	      "  deployment with known traffic.\n"
+	      "  - `file`: its path, required.\n"
+	      "  - `speed`: 1, the default, replays at the pace it was "
+	      "captured at; 2 twice as\n"
+	      "    fast, 0.5 half as fast; 0 as fast as it can be read. At "
+	      "most 1000.\n"
+	      "  - `loop`: `true` starts again at the end of the file, for a "
+	      "steady load;\n"
+	      "    `false`, the default, reads it once.\n"
+	      "- A source without a `kind`, or with a key of another kind, "
+	      "is refused. So are\n"
+	      "  two udp sources on one address and port (`[::]` counts as "
+	      "`0.0.0.0` too) and\n"
+	      "  two afpacket sources on one interface: give the source more "
+	      "`threads` instead.\n"
+	      "  At most 16 sources.\n"
+	      "- `sources` in a file replaces the sources of any earlier "
+	      "one, and `sources: []`\n"
+	      "  leaves none; `--set` cannot set them.\n",
 	      out);
 
 	fputs("\n## Every key with its default\n"

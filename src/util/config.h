@@ -118,6 +118,30 @@ int tp_config_set(struct tp_config *cfg, const char *assignment, char *err,
 /* Check cross-key constraints (after all sources are merged). */
 int tp_config_validate(const struct tp_config *cfg, char *err, size_t errlen);
 
+/* What `tapir run --check-config` checks: the defaults, then the YAML file
+ * at path (none if NULL), then the nsets "key=value" assignments of --set
+ * in order, then tp_config_validate.  0, or -EINVAL / -errno with one
+ * message in err that says where the mistake is: "config FILE:LINE:COL:
+ * ...", "--set key '...': ..." or "config: ...".  On error cfg holds
+ * what was merged before the mistake. */
+int tp_config_load_all(struct tp_config *cfg, const char *path,
+		       const char *const *sets, size_t nsets, char *err,
+		       size_t errlen);
+
+/* Split a listening address as http.listen and a udp source's listen take
+ * it ("[2001:db8::5]:80", "10.0.0.5:80", ":80" or "80", the last two for
+ * every address) into the numeric address ("::" for every address, which
+ * takes IPv4 too) and the port.  addrlen should be INET6_ADDRSTRLEN.  0,
+ * -EINVAL with "expected ..., got '...'" in err, or -ENAMETOOLONG if the
+ * address does not fit in addrlen. */
+int tp_config_parse_listen(const char *text, char *addr, size_t addrlen,
+			   uint16_t *port, char *err, size_t errlen);
+
+/* A source as a message names it: "udp [::]:4789 vxlan", "afpacket eth1",
+ * "pcap FILE".  Returns buf. */
+const char *tp_config_source_text(const struct tp_source_cfg *s, char *buf,
+				  size_t n);
+
 /* Write every key with its type, default and description as Markdown. */
 void tp_config_write_doc(FILE *out);
 

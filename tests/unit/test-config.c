@@ -108,7 +108,42 @@ static void test_defaults(void **state)
 	assert_int_equal(c->nzones, 1);
 	assert_string_equal(c->zones[0], "default");
 	assert_int_equal(c->nrules, 0);
+	assert_int_equal(c->queue_size, 65536);
+	assert_int_equal(c->rotate_interval_ns, 3600 * NS_S);
+	assert_int_equal(c->stats_interval_ns, 60 * NS_S);
+	assert_int_equal(c->n_health_tcp_ports, 1);
+	assert_int_equal(c->health_tcp_ports[0], 4789);
+	assert_string_equal(c->http_listen, "[::]:80");
+	assert_string_equal(c->run_user, "nobody");
 	assert_int_equal(tp_config_validate(c, err, sizeof(err)), 0);
+	free(c);
+}
+
+/* Two udp listeners on every address: VXLAN on 4789, Geneve on 6081. */
+static void test_default_sources(void **state)
+{
+	struct tp_config *c = new_default();
+	char buf[128];
+
+	(void)state;
+	assert_int_equal(c->nsources, 2);
+	for (int i = 0; i < 2; i++) {
+		const struct tp_source_cfg *s = &c->sources[i];
+		assert_int_equal(s->kind, TP_SRC_UDP);
+		assert_string_equal(s->addr, "::");
+		assert_int_equal(s->threads, 1);
+		assert_int_equal(s->buffer, 64ull << 20);
+	}
+	assert_int_equal(c->sources[0].port, 4789);
+	assert_int_equal(c->sources[0].encap, TP_ENCAP_VXLAN);
+	assert_int_equal(c->sources[1].port, 6081);
+	assert_int_equal(c->sources[1].encap, TP_ENCAP_GENEVE);
+	assert_string_equal(tp_config_source_text(&c->sources[0], buf,
+						  sizeof(buf)),
+			    "udp [::]:4789 vxlan");
+	assert_string_equal(tp_config_source_text(&c->sources[1], buf,
+						  sizeof(buf)),
+			    "udp [::]:6081 geneve");
 	free(c);
 }
 
@@ -583,6 +618,16 @@ static void test_set_errors(void **state)
 		  "key 'zones': zones can only be set in the "
 		  "configuration file (a list of rules does not fit in --set); "
 		  "put them under 'zones:' in the YAML file given with -c");
+	set_fails("sources=udp:4789",
+		  "key 'sources': sources can only be set in the "
+		  "configuration file (a list of records does not fit in "
+		  "--set); put them under 'sources:' in the YAML file given "
+		  "with -c");
+	set_fails("sources[0].listen=:4789",
+		  "key 'sources': sources can only be set in the "
+		  "configuration file (a list of records does not fit in "
+		  "--set); put them under 'sources:' in the YAML file given "
+		  "with -c");
 	set_fails("workers=",
 		  "key 'workers': expected a whole number from 1 to "
 		  "64, got nothing");
@@ -755,6 +800,625 @@ static void test_zone_limits(void **state)
 	free(yaml);
 }
 
+/* ---- sources ----------------------------------------------------------- */
+
+static void test_sources(void **state)
+{
+	struct tp_config *c = new_default();
+	const char *yaml =
+		"sources:\n"
+		"  - kind: udp\n"
+		"    listen: \":4789\"\n"
+		"    threads: 4\n"
+		"    buffer: 256MiB\n"
+		"  - kind: udp\n"
+		"    listen: \"10.0.0.5:6081\"\n"
+		"  - kind: udp\n"
+		"    listen: \"[2001:DB8:0::5]:6081\"\n"
+		"    encap: vxlan              # not the port's default\n"
+		"  - kind: udp\n"
+		"    listen: 8472\n"
+		"    encap: geneve\n"
+		"    buffer: 64k\n"
+		"  - kind: afpacket\n"
+		"    interface: eth1\n"
+		"    threads: 2\n"
+		"  - kind: afpacket\n"
+		"    interface: ens5.100\n"
+		"    buffer: 1G\n"
+		"  - kind: pcap\n"
+		"    file: /var/tmp/mirror.pcap\n"
+		"    speed: 2\n"
+		"    loop: true\n"
+		"  - {kind: pcap, file: b.pcap, speed: 0}\n"
+		"  - {kind: pcap, file: c.pcap, speed: 0.25}\n"
+		"  - {kind: pcap, file: d.pcap}\n";
+	const struct tp_source_cfg *s;
+	char buf[128];
+
+	(void)state;
+	assert_int_equal(load(c, yaml), 0);
+	assert_string_equal(err, "");
+	assert_int_equal(c->nsources, 10);
+	s = c->sources;
+
+	assert_int_equal(s[0].kind, TP_SRC_UDP);
+	assert_string_equal(s[0].addr, "::");
+	assert_int_equal(s[0].port, 4789);
+	assert_int_equal(s[0].encap, TP_ENCAP_VXLAN);
+	assert_int_equal(s[0].threads, 4);
+	assert_int_equal(s[0].buffer, 256ull << 20);
+
+	assert_string_equal(s[1].addr, "10.0.0.5");
+	assert_int_equal(s[1].port, 6081);
+	assert_int_equal(s[1].encap, TP_ENCAP_GENEVE);
+	assert_int_equal(s[1].threads, 1);
+	assert_int_equal(s[1].buffer, 64ull << 20);
+
+	/* One address, one text: what inet_ntop writes. */
+	assert_string_equal(s[2].addr, "2001:db8::5");
+	assert_int_equal(s[2].port, 6081);
+	assert_int_equal(s[2].encap, TP_ENCAP_VXLAN);
+	assert_string_equal(tp_config_source_text(&s[2], buf, sizeof(buf)),
+			    "udp [2001:db8::5]:6081 vxlan");
+
+	assert_string_equal(s[3].addr, "::");
+	assert_int_equal(s[3].port, 8472);
+	assert_int_equal(s[3].encap, TP_ENCAP_GENEVE);
+	assert_int_equal(s[3].buffer, 64 << 10);
+
+	assert_int_equal(s[4].kind, TP_SRC_AFPACKET);
+	assert_string_equal(s[4].interface, "eth1");
+	assert_int_equal(s[4].threads, 2);
+	assert_int_equal(s[4].buffer, 64ull << 20);
+	assert_string_equal(tp_config_source_text(&s[4], buf, sizeof(buf)),
+			    "afpacket eth1");
+	assert_string_equal(s[5].interface, "ens5.100");
+	assert_int_equal(s[5].threads, 1);
+	assert_int_equal(s[5].buffer, 1ull << 30);
+
+	assert_int_equal(s[6].kind, TP_SRC_PCAP);
+	assert_string_equal(s[6].file, "/var/tmp/mirror.pcap");
+	assert_int_equal(s[6].speed_permille, 2000);
+	assert_true(s[6].loop);
+	assert_int_equal(s[6].threads, 1);
+	assert_string_equal(tp_config_source_text(&s[6], buf, sizeof(buf)),
+			    "pcap /var/tmp/mirror.pcap");
+	assert_int_equal(s[7].speed_permille, 0);
+	assert_int_equal(s[8].speed_permille, 250);
+	assert_int_equal(s[9].speed_permille, 1000);
+	assert_false(s[9].loop);
+	assert_int_equal(s[9].threads, 1);
+	assert_int_equal(tp_config_validate(c, err, sizeof(err)), 0);
+
+	/* A later file's sources replace the earlier ones; others stay. */
+	assert_int_equal(load(c, "sources:\n  - {kind: afpacket, interface: "
+			      "eth2}\n"), 0);
+	assert_int_equal(c->nsources, 1);
+	assert_string_equal(c->sources[0].interface, "eth2");
+	assert_int_equal(load(c, "workers: 2\n"), 0);
+	assert_int_equal(c->nsources, 1);
+	assert_int_equal(load(c, "sources: []\n"), 0);
+	assert_int_equal(c->nsources, 0);
+	assert_int_equal(tp_config_validate(c, err, sizeof(err)), 0);
+	free(c);
+}
+
+static void test_source_errors(void **state)
+{
+	(void)state;
+	load_fails("sources:\n  - kind: pcapng\n    file: a.pcapng\n",
+		   "config t.yaml:2:11: key 'sources[0].kind': expected udp, "
+		   "afpacket or pcap, got 'pcapng'");
+	load_fails("sources:\n  - kind:\n    listen: \":4789\"\n",
+		   "config t.yaml:2:5: key 'sources[0].kind': expected udp, "
+		   "afpacket or pcap, got nothing");
+	load_fails("sources:\n  - listen: \":4789\"\n",
+		   "config t.yaml:2:5: key 'sources[0]': a source needs a kind: "
+		   "udp, afpacket or pcap");
+	load_fails("sources:\n  - kind: udp\n    listen: \":4789\"\n"
+		   "  - kind: afpacket\n    threads: 2\n",
+		   "config t.yaml:4:5: key 'sources[1]': an afpacket source "
+		   "needs interface, like interface: 'eth1'");
+	load_fails("sources:\n  - kind: udp\n",
+		   "config t.yaml:2:5: key 'sources[0]': a udp source needs "
+		   "listen, like listen: ':4789'");
+	load_fails("sources:\n  - kind: pcap\n    loop: true\n",
+		   "config t.yaml:2:5: key 'sources[0]': a pcap source needs "
+		   "file, like file: '/var/tmp/mirror.pcap'");
+	load_fails("sources:\n  - kind: udp\n    listen: collector:4789\n",
+		   "config t.yaml:3:13: key 'sources[0].listen': expected an "
+		   "address and port like :4789, 10.0.0.5:4789 or "
+		   "[2001:db8::5]:4789, got 'collector:4789'");
+	load_fails("sources:\n  - kind: udp\n    listen: 2001:db8::5:4789\n",
+		   "config t.yaml:3:13: key 'sources[0].listen': expected an "
+		   "IPv6 address in brackets, then the port: [ADDR]:PORT, got "
+		   "'2001:db8::5:4789'");
+	load_fails("sources:\n  - kind: udp\n    listen: \"10.0.0.5:0\"\n",
+		   "config t.yaml:3:14: key 'sources[0].listen': expected a "
+		   "port from 1 to 65535 after the address, got '10.0.0.5:0'");
+	load_fails("sources:\n  - kind: udp\n    listen: \"[10.0.0.5]:4789\"\n",
+		   "config t.yaml:3:14: key 'sources[0].listen': expected an "
+		   "address and port like :4789, 10.0.0.5:4789 or "
+		   "[2001:db8::5]:4789, got '[10.0.0.5]:4789'");
+	load_fails("sources:\n  - kind: udp\n    listen:\n",
+		   "config t.yaml:3:5: key 'sources[0].listen': expected an "
+		   "address and port like :4789, 10.0.0.5:4789 or "
+		   "[2001:db8::5]:4789, got nothing");
+	/* Unquoted, "[::]:4789" is a YAML list and then junk. */
+	load_fails("sources:\n  - kind: udp\n    listen: [::]:4789\n",
+		   "config t.yaml:3:17: invalid YAML: invalid value after "
+		   "mapping (an address in brackets must be quoted: "
+		   "\"[::]:4789\")");
+	load_fails("sources:\n  - kind: udp\n    lisen: \":4789\"\n",
+		   "config t.yaml:3:5: unknown key 'sources[0].lisen' (did you "
+		   "mean 'listen'?)");
+	load_fails("sources:\n  - kind: afpacket\n    interface: eth1\n"
+		   "    thread: 2\n",
+		   "config t.yaml:4:5: unknown key 'sources[0].thread' (did you "
+		   "mean 'threads'?)");
+	load_fails("sources:\n  - kind: udp\n    listen: \":4789\"\n"
+		   "    colour: blue\n",
+		   "config t.yaml:4:5: unknown key 'sources[0].colour' (a udp "
+		   "source takes listen, encap, threads and buffer)");
+	/* A key of another kind. */
+	load_fails("sources:\n  - kind: pcap\n    file: a.pcap\n"
+		   "    threads: 4\n",
+		   "config t.yaml:4:5: key 'sources[0].threads': a pcap source "
+		   "takes file, speed and loop (threads is for udp and afpacket "
+		   "sources)");
+	load_fails("sources:\n  - kind: udp\n    listen: \":4789\"\n"
+		   "    interface: eth1\n",
+		   "config t.yaml:4:5: key 'sources[0].interface': a udp source "
+		   "takes listen, encap, threads and buffer (interface is for "
+		   "afpacket sources)");
+	load_fails("sources:\n  - kind: pcap\n    file: a.pcap\n"
+		   "    speed: fast\n",
+		   "config t.yaml:4:12: key 'sources[0].speed': expected a speed "
+		   "from 0 to 1000 (1 for the capture's own pace, 2 for twice as "
+		   "fast, 0 for as fast as it can be read), got 'fast'");
+	load_fails("sources:\n  - kind: pcap\n    file: a.pcap\n"
+		   "    speed: 1001\n",
+		   "config t.yaml:4:12: key 'sources[0].speed': expected a speed "
+		   "from 0 to 1000 (1 for the capture's own pace, 2 for twice as "
+		   "fast, 0 for as fast as it can be read), got '1001'");
+	/* Below 0.001 it would round to 0, which means the opposite. */
+	load_fails("sources:\n  - kind: pcap\n    file: a.pcap\n"
+		   "    speed: 0.0001\n",
+		   "config t.yaml:4:12: key 'sources[0].speed': expected a speed "
+		   "from 0 to 1000 (1 for the capture's own pace, 2 for twice as "
+		   "fast, 0 for as fast as it can be read), got '0.0001'");
+	load_fails("sources:\n  - kind: pcap\n    file: a.pcap\n"
+		   "    speed: -1\n",
+		   "config t.yaml:4:12: key 'sources[0].speed': expected a speed "
+		   "from 0 to 1000 (1 for the capture's own pace, 2 for twice as "
+		   "fast, 0 for as fast as it can be read), got '-1'");
+	load_fails("sources:\n  - kind: pcap\n    file: a.pcap\n"
+		   "    loop: twice\n",
+		   "config t.yaml:4:11: key 'sources[0].loop': expected true or "
+		   "false, got 'twice'");
+	load_fails("sources:\n  - kind: pcap\n    file: ''\n",
+		   "config t.yaml:3:12: key 'sources[0].file': expected the path "
+		   "of a capture file, got nothing");
+	load_fails("sources:\n  - kind: afpacket\n"
+		   "    interface: a-very-long-name0\n",
+		   "config t.yaml:3:16: key 'sources[0].interface': expected an "
+		   "interface name like eth1 (1 to 15 bytes, no '/', ':' or "
+		   "spaces), got 'a-very-long-name0'");
+	load_fails("sources:\n  - kind: udp\n    listen: \":4789\"\n"
+		   "    threads: 65\n",
+		   "config t.yaml:4:14: key 'sources[0].threads': expected a "
+		   "whole number from 1 to 64, got '65'");
+	load_fails("sources:\n  - kind: udp\n    listen: \":4789\"\n"
+		   "    threads: many\n",
+		   "config t.yaml:4:14: key 'sources[0].threads': expected a "
+		   "whole number from 1 to 64, got 'many'");
+	load_fails("sources:\n  - kind: udp\n    listen: \":4789\"\n"
+		   "    buffer: 4G\n",
+		   "config t.yaml:4:13: key 'sources[0].buffer': expected a size "
+		   "from 64KiB to 2GiB, got '4G'");
+	load_fails("sources:\n  - kind: afpacket\n    interface: eth1\n"
+		   "    buffer: 64k\n",
+		   "config t.yaml:4:13: key 'sources[0].buffer': expected a size "
+		   "from 1MiB to 4GiB, got '64k'");
+	load_fails("sources:\n  - kind: udp\n    listen: \":4789\"\n"
+		   "    encap: gre\n",
+		   "config t.yaml:4:12: key 'sources[0].encap': expected vxlan or "
+		   "geneve, got 'gre'");
+	load_fails("sources:\n  kind: udp\n",
+		   "config t.yaml:2:3: key 'sources': expected a list of "
+		   "sources, each with a kind, like '- {kind: udp, listen: "
+		   "\":4789\"}', got a mapping");
+	load_fails("sources:\n  - udp\n",
+		   "config t.yaml:2:5: key 'sources[0]': expected a source like "
+		   "'{kind: udp, listen: \":4789\"}', got a value");
+	load_fails("sources:\n  - kind: [udp]\n",
+		   "config t.yaml:2:12: key 'sources[0].kind': expected udp, "
+		   "afpacket or pcap, got a list");
+	/* The error is reported in the second record, not the first. */
+	load_fails("sources:\n  - {kind: udp, listen: \":4789\"}\n"
+		   "  - {kind: udp, listen: \":x\"}\n",
+		   "config t.yaml:3:26: key 'sources[1].listen': expected an "
+		   "address and port like :4789, 10.0.0.5:4789 or "
+		   "[2001:db8::5]:4789, got ':x'");
+}
+
+static void test_source_limits(void **state)
+{
+	size_t cap = 4096, o = 0;
+	char *yaml = malloc(cap);
+
+	(void)state;
+	assert_non_null(yaml);
+	o += (size_t)snprintf(yaml + o, cap - o, "sources:\n");
+	for (int i = 0; i <= TP_MAX_SOURCES; i++)
+		o += (size_t)snprintf(yaml + o, cap - o,
+				      "  - {kind: udp, listen: %d}\n",
+				      5000 + i);
+	load_fails(yaml, "config t.yaml:18:6: key 'sources[16]': at most 16 "
+		   "sources; one source takes several receive threads with "
+		   "threads:");
+	free(yaml);
+}
+
+static void test_source_validate(void **state)
+{
+	struct tp_config *c = new_default();
+
+	(void)state;
+	/* The same address and port twice, in two spellings; refused where
+	 * the second one is written. */
+	load_fails("sources:\n"
+		   "  - {kind: udp, listen: \"[::]:4789\"}\n"
+		   "  - {kind: udp, listen: \"10.0.0.5:4789\"}\n"
+		   "  - {kind: udp, listen: \":4789\", encap: geneve}\n",
+		   "config t.yaml:4:6: key 'sources[2]': sources[0] and "
+		   "sources[2] both listen on UDP [::]:4789; remove one "
+		   "(threads: gives one source more sockets)");
+	/* [::] is dual-stack: it takes 0.0.0.0 too. */
+	load_fails("sources:\n"
+		   "  - kind: udp\n"
+		   "    listen: \"0.0.0.0:4789\"\n"
+		   "  - kind: udp\n"
+		   "    listen: \"[::]:4789\"\n",
+		   "config t.yaml:4:5: key 'sources[1]': sources[0] listens on "
+		   "UDP 0.0.0.0:4789 and sources[1] on [::]:4789, but [::] "
+		   "takes IPv4 too; remove one");
+	load_fails("sources:\n"
+		   "  - {kind: afpacket, interface: eth1}\n"
+		   "  - {kind: afpacket, interface: eth1, threads: 2}\n",
+		   "config t.yaml:3:6: key 'sources[1]': sources[0] and "
+		   "sources[1] both read interface eth1, so each packet would "
+		   "be seen twice; remove one (threads: gives one source more "
+		   "readers)");
+
+	/* tp_config_validate finds the same in a struct filled by hand. */
+	c->sources[1] = c->sources[0];
+	assert_int_equal(tp_config_validate(c, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "config: sources[0] and sources[1] both "
+			    "listen on UDP [::]:4789; remove one (threads: "
+			    "gives one source more sockets)");
+	snprintf(c->sources[1].addr, sizeof(c->sources[1].addr), "0.0.0.0");
+	assert_int_equal(tp_config_validate(c, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "config: sources[0] listens on UDP [::]:4789 "
+			    "and sources[1] on 0.0.0.0:4789, but [::] takes IPv4 "
+			    "too; remove one");
+	snprintf(c->sources[1].addr, sizeof(c->sources[1].addr), "0::0");
+	assert_int_equal(tp_config_validate(c, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "config: sources[0] and sources[1] both "
+			    "listen on UDP [::]:4789; remove one (threads: "
+			    "gives one source more sockets)");
+	snprintf(c->sources[1].addr, sizeof(c->sources[1].addr), "::1");
+	assert_int_equal(tp_config_validate(c, err, sizeof(err)), 0);
+
+	/* Different addresses, ports or kinds are fine, and a udp port may
+	 * also be a TCP health port. */
+	assert_int_equal(load(c, "sources:\n"
+			      "  - {kind: udp, listen: \"[::]:4789\"}\n"
+			      "  - {kind: udp, listen: \"[::]:4790\"}\n"
+			      "  - {kind: udp, listen: \"10.0.0.5:4790\"}\n"
+			      "  - {kind: udp, listen: \"0.0.0.0:6081\"}\n"
+			      "  - {kind: udp, listen: \"[::1]:6081\"}\n"
+			      "  - {kind: afpacket, interface: eth1}\n"
+			      "  - {kind: afpacket, interface: eth2}\n"
+			      "  - {kind: pcap, file: a.pcap}\n"
+			      "  - {kind: pcap, file: a.pcap}\n"
+			      "health.tcp_ports: [4789]\n"), 0);
+	assert_int_equal(tp_config_validate(c, err, sizeof(err)), 0);
+
+	/* What only a program can set. */
+	tp_config_default(c);
+	c->sources[1].threads = 0;
+	assert_int_equal(tp_config_validate(c, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "config: key 'sources[1].threads': expected "
+			    "a whole number from 1 to 64, got '0'");
+	tp_config_default(c);
+	c->sources[0].buffer = 1024;
+	assert_int_equal(tp_config_validate(c, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "config: key 'sources[0].buffer': expected a "
+			    "size from 64KiB to 2GiB, got '1KiB'");
+	tp_config_default(c);
+	c->sources[0].kind = TP_SRC_PCAP;
+	snprintf(c->sources[0].file, sizeof(c->sources[0].file), "a.pcap");
+	c->sources[0].threads = 2;
+	assert_int_equal(tp_config_validate(c, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "config: key 'sources[0].threads': a pcap "
+			    "source is replayed by one thread, got 2");
+	tp_config_default(c);
+	c->sources[0].kind = 7;
+	assert_int_equal(tp_config_validate(c, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "config: key 'sources[0].kind': expected udp, "
+			    "afpacket or pcap, got kind 7");
+	free(c);
+}
+
+/* ---- tapir run's other keys -------------------------------------------- */
+
+static void test_run_keys(void **state)
+{
+	struct tp_config *c = new_default();
+	const char *yaml =
+		"run:\n"
+		"  queue_size: 1024\n"
+		"  user: tapir\n"
+		"log:\n"
+		"  rotate: 15m\n"
+		"stats:\n"
+		"  interval: 10s\n"
+		"health:\n"
+		"  tcp_ports: [4789, 8080]\n"
+		"http:\n"
+		"  listen: \"10.0.0.5:8080\"\n";
+
+	(void)state;
+	assert_int_equal(load(c, yaml), 0);
+	assert_int_equal(c->queue_size, 1024);
+	assert_string_equal(c->run_user, "tapir");
+	assert_int_equal(c->rotate_interval_ns, 900 * NS_S);
+	assert_int_equal(c->stats_interval_ns, 10 * NS_S);
+	assert_int_equal(c->n_health_tcp_ports, 2);
+	assert_int_equal(c->health_tcp_ports[0], 4789);
+	assert_int_equal(c->health_tcp_ports[1], 8080);
+	assert_string_equal(c->http_listen, "10.0.0.5:8080");
+	assert_int_equal(tp_config_validate(c, err, sizeof(err)), 0);
+
+	/* 0 never rotates. */
+	assert_int_equal(load(c, "log.rotate: 0\n"), 0);
+	assert_int_equal(c->rotate_interval_ns, 0);
+	assert_int_equal(set(c, "log.rotate=7d"), 0);
+	assert_int_equal(c->rotate_interval_ns, 7 * 86400 * NS_S);
+	assert_int_equal(set(c, "log.rotate=0s"), 0);
+	assert_int_equal(c->rotate_interval_ns, 0);
+	assert_int_equal(tp_config_validate(c, err, sizeof(err)), 0);
+
+	/* An empty list turns the health ports off, in every spelling. */
+	assert_int_equal(load(c, "health:\n  tcp_ports: []\n"), 0);
+	assert_int_equal(c->n_health_tcp_ports, 0);
+	assert_int_equal(set(c, "health.tcp_ports=4789"), 0);
+	assert_int_equal(c->n_health_tcp_ports, 1);
+	assert_int_equal(load(c, "health.tcp_ports: \"\"\n"), 0);
+	assert_int_equal(c->n_health_tcp_ports, 0);
+	assert_int_equal(set(c, "health.tcp_ports=4789"), 0);
+	assert_int_equal(set(c, "health.tcp_ports="), 0);
+	assert_int_equal(c->n_health_tcp_ports, 0);
+	assert_int_equal(set(c, "health.tcp_ports=[]"), 0);
+	assert_int_equal(c->n_health_tcp_ports, 0);
+	assert_int_equal(tp_config_validate(c, err, sizeof(err)), 0);
+
+	/* http.listen is kept in one form, whichever was written. */
+	assert_int_equal(set(c, "http.listen=:8080"), 0);
+	assert_string_equal(c->http_listen, "[::]:8080");
+	assert_int_equal(set(c, "http.listen=8081"), 0);
+	assert_string_equal(c->http_listen, "[::]:8081");
+	assert_int_equal(set(c, "http.listen=[2001:DB8::1]:80"), 0);
+	assert_string_equal(c->http_listen, "[2001:db8::1]:80");
+	assert_int_equal(set(c, "http.listen=127.0.0.1:9000"), 0);
+	assert_string_equal(c->http_listen, "127.0.0.1:9000");
+	assert_int_equal(set(c, "http.listen=localhost:9001"), 0);
+	assert_string_equal(c->http_listen, "127.0.0.1:9001");
+	assert_int_equal(set(c, "http.listen=*:9002"), 0);
+	assert_string_equal(c->http_listen, "[::]:9002");
+	/* "" turns the server off; so does an empty --set. */
+	assert_int_equal(load(c, "http:\n  listen: \"\"\n"), 0);
+	assert_string_equal(c->http_listen, "");
+	assert_int_equal(set(c, "http.listen=:80"), 0);
+	assert_int_equal(set(c, "http.listen=\"\""), 0);
+	assert_string_equal(c->http_listen, "");
+	assert_int_equal(set(c, "http.listen=:80"), 0);
+	assert_int_equal(set(c, "http.listen="), 0);
+	assert_string_equal(c->http_listen, "");
+	assert_int_equal(set(c, "run.user="), 0);
+	assert_string_equal(c->run_user, "");
+	assert_int_equal(load(c, "run.user: ''\n"), 0);
+	assert_string_equal(c->run_user, "");
+	assert_int_equal(tp_config_validate(c, err, sizeof(err)), 0);
+	free(c);
+}
+
+static void test_run_key_errors(void **state)
+{
+	(void)state;
+	load_fails("log:\n  rotate: 30s\n",
+		   "config t.yaml:2:11: key 'log.rotate': expected 0 or a "
+		   "duration from 1m to 7d, got '30s'");
+	load_fails("log:\n  rotate: 8d\n",
+		   "config t.yaml:2:11: key 'log.rotate': expected 0 or a "
+		   "duration from 1m to 7d, got '8d'");
+	load_fails("stats:\n  interval: 0\n",
+		   "config t.yaml:2:13: key 'stats.interval': expected a "
+		   "duration from 1s to 1d, got '0'");
+	load_fails("run:\n  queue_size: 1000\n",
+		   "config t.yaml:2:15: key 'run.queue_size': expected a power "
+		   "of two from 1024 to 4194304, got '1000'");
+	load_fails("run:\n  queue_size: 100000\n",
+		   "config t.yaml:2:15: key 'run.queue_size': expected a power "
+		   "of two like 65536 or 131072, got '100000'");
+	load_fails("http:\n  listen: tapir.example:80\n",
+		   "config t.yaml:2:11: key 'http.listen': expected an address "
+		   "and port like [::]:80, 0.0.0.0:80 or :80, or \"\" for none, "
+		   "got 'tapir.example:80'");
+	load_fails("http:\n  listen: \"[::]\"\n",
+		   "config t.yaml:2:12: key 'http.listen': expected an address "
+		   "and port like [::]:80, 0.0.0.0:80 or :80, or \"\" for none, "
+		   "got '[::]'");
+	load_fails("http:\n  listen: \"0.0.0.0:70000\"\n",
+		   "config t.yaml:2:12: key 'http.listen': expected a port from "
+		   "1 to 65535 after the address, got '0.0.0.0:70000'");
+	/* Nothing at all is more likely a value forgotten than "off". */
+	load_fails("http:\n  listen:\n",
+		   "config t.yaml:2:3: key 'http.listen': expected an address "
+		   "and port like [::]:80, 0.0.0.0:80 or :80, or \"\" for none, "
+		   "got nothing");
+	load_fails("http.listen: [::]:80\n",
+		   "config t.yaml:1:18: invalid YAML: invalid value after "
+		   "mapping (an address in brackets must be quoted: "
+		   "\"[::]:4789\")");
+	load_fails("run:\n  user: \"tapir user\"\n",
+		   "config t.yaml:2:10: key 'run.user': expected a user name (no "
+		   "spaces, ':' or '/'), or \"\" to stay the user tapir was "
+		   "started as, got 'tapir user'");
+	load_fails("health:\n  tcp_ports: [4789, 0]\n",
+		   "config t.yaml:2:21: key 'health.tcp_ports': expected a port "
+		   "from 1 to 65535, got '0'");
+	set_fails("http.listen=host:80",
+		  "key 'http.listen': expected an address and port like "
+		  "[::]:80, 0.0.0.0:80 or :80, or \"\" for none, got "
+		  "'host:80'");
+	set_fails("log.rotate=59s",
+		  "key 'log.rotate': expected 0 or a duration from 1m to 7d, "
+		  "got '59s'");
+}
+
+static void test_run_key_validate(void **state)
+{
+	struct tp_config *c = new_default();
+
+	(void)state;
+	c->rotate_interval_ns = 30 * NS_S;
+	assert_int_equal(tp_config_validate(c, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "config: key 'log.rotate': expected 0 or a "
+			    "duration from 1m to 7d, got '30s'");
+	tp_config_default(c);
+	c->queue_size = 3000;
+	assert_int_equal(tp_config_validate(c, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "config: key 'run.queue_size': expected a "
+			    "power of two like 2048 or 4096, got '3000'");
+	tp_config_default(c);
+	snprintf(c->http_listen, sizeof(c->http_listen), "example.com:80");
+	assert_int_equal(tp_config_validate(c, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "config: key 'http.listen': expected an "
+			    "address and port like [::]:80, 0.0.0.0:80 or :80, "
+			    "or \"\" for none, got 'example.com:80'");
+	tp_config_default(c);
+	c->http_listen[0] = '\0';
+	c->run_user[0] = '\0';
+	c->rotate_interval_ns = 0;
+	c->n_health_tcp_ports = 0;
+	assert_int_equal(tp_config_validate(c, err, sizeof(err)), 0);
+	free(c);
+}
+
+static void test_parse_listen(void **state)
+{
+	char addr[64];
+	uint16_t port = 0;
+
+	(void)state;
+	assert_int_equal(tp_config_parse_listen("[::]:80", addr, sizeof(addr),
+						&port, err, sizeof(err)), 0);
+	assert_string_equal(addr, "::");
+	assert_int_equal(port, 80);
+	assert_int_equal(tp_config_parse_listen(":8080", addr, sizeof(addr),
+						&port, err, sizeof(err)), 0);
+	assert_string_equal(addr, "::");
+	assert_int_equal(port, 8080);
+	assert_int_equal(tp_config_parse_listen("192.0.2.1:443", addr,
+						sizeof(addr), &port, err,
+						sizeof(err)), 0);
+	assert_string_equal(addr, "192.0.2.1");
+	assert_int_equal(port, 443);
+	assert_int_equal(tp_config_parse_listen("[fe80::1]:1", addr,
+						sizeof(addr), &port, err,
+						sizeof(err)), 0);
+	assert_string_equal(addr, "fe80::1");
+	assert_int_equal(port, 1);
+	assert_int_equal(tp_config_parse_listen("[::]:", addr, sizeof(addr),
+						&port, err, sizeof(err)),
+			 -EINVAL);
+	assert_string_equal(err, "expected an address and port like [::]:80, "
+			    "0.0.0.0:80 or :80, got '[::]:'");
+	assert_int_equal(tp_config_parse_listen("", addr, sizeof(addr), &port,
+						err, sizeof(err)), -EINVAL);
+	assert_int_equal(tp_config_parse_listen("1.2.3.4:5:6", addr,
+						sizeof(addr), &port, err,
+						sizeof(err)), -EINVAL);
+	assert_int_equal(tp_config_parse_listen("1.2.3:80", addr, sizeof(addr),
+						&port, err, sizeof(err)),
+			 -EINVAL);
+}
+
+/* ---- --check-config ---------------------------------------------------- */
+
+static void test_load_all(void **state)
+{
+	struct tp_config *c = malloc(sizeof(*c));
+	char path[] = "/tmp/tapir-test-config-XXXXXX";
+	const char *yaml = "sources:\n  - {kind: udp, listen: \":4789\"}\n"
+			   "  - {kind: udp, listen: \":4790\"}\n";
+	const char *ok[] = {"workers=4", "http.listen="};
+	const char *bad[] = {"workers=4", "sources=udp:4789"};
+	const char *clash[] = {"decode.geneve_ports=4789"};
+	char want[512];
+	int fd;
+
+	(void)state;
+	assert_non_null(c);
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, yaml, strlen(yaml)), (ssize_t)strlen(yaml));
+	close(fd);
+
+	assert_int_equal(tp_config_load_all(c, path, ok, 2, err, sizeof(err)),
+			 0);
+	assert_int_equal(c->nsources, 2);
+	assert_int_equal(c->sources[1].port, 4790);
+	assert_int_equal(c->workers, 4);
+	assert_string_equal(c->http_listen, "");
+
+	assert_int_equal(tp_config_load_all(c, NULL, NULL, 0, err, sizeof(err)),
+			 0);
+	assert_int_equal(c->nsources, 2);
+	assert_int_equal(c->sources[1].port, 6081);
+
+	assert_int_equal(tp_config_load_all(c, path, bad, 2, err, sizeof(err)),
+			 -EINVAL);
+	assert_string_equal(err, "--set key 'sources': sources can only be set "
+			    "in the configuration file (a list of records does "
+			    "not fit in --set); put them under 'sources:' in "
+			    "the YAML file given with -c");
+
+	assert_int_equal(tp_config_load_all(c, path, clash, 1, err,
+					    sizeof(err)), -EINVAL);
+	assert_string_equal(err, "config: port 4789 is in both "
+			    "decode.vxlan_ports and decode.geneve_ports; a port "
+			    "carries one encapsulation, remove it from one "
+			    "list");
+
+	fd = open(path, O_WRONLY | O_TRUNC);
+	assert_true(fd >= 0);
+	yaml = "sources:\n  - kind: udp\n    listen: \":4789\"\n"
+	       "    bufer: 1G\n";
+	assert_int_equal(write(fd, yaml, strlen(yaml)), (ssize_t)strlen(yaml));
+	close(fd);
+	assert_int_equal(tp_config_load_all(c, path, NULL, 0, err,
+					    sizeof(err)), -EINVAL);
+	snprintf(want, sizeof(want), "config %s:4:5: unknown key "
+		 "'sources[0].bufer' (did you mean 'buffer'?)", path);
+	assert_string_equal(err, want);
+	unlink(path);
+	free(c);
+}
+
 /* ---- validation -------------------------------------------------------- */
 
 static void test_validate(void **state)
@@ -837,8 +1501,13 @@ static void test_doc_example_is_defaults(void **state)
 			      "window: 1ms, table_size: 1024}\nflow: "
 			      "{tcp_timeout: 1s, udp_timeout: 1s, icmp_timeout: "
 			      "1s, other_timeout: 1s, max_flows: 5}\n"
-			      "workers: 3\nlog: {format: zeek, dir: x}\n"
-			      "zones: [{name: z, match: [vni: 1]}]\n"), 0);
+			      "workers: 3\nlog: {format: zeek, dir: x, rotate: 0}\n"
+			      "zones: [{name: z, match: [vni: 1]}]\n"
+			      "sources: [{kind: pcap, file: x}]\n"
+			      "run: {queue_size: 1024, user: x}\n"
+			      "stats: {interval: 1s}\n"
+			      "health: {tcp_ports: []}\n"
+			      "http: {listen: ''}\n"), 0);
 	assert_int_equal(tp_config_load_string(c, "doc", start,
 					       (size_t)(end - start), err,
 					       sizeof(err)), 0);
@@ -888,6 +1557,8 @@ static void test_doc_names_every_key(void **state)
 		"flow.tcp_attempt_timeout", "flow.tcp_close_delay",
 		"flow.icmp_timeout", "flow.other_timeout", "flow.max_flows",
 		"workers", "log.format", "log.dir", "zones",
+		"log.rotate", "stats.interval", "sources", "run.queue_size",
+		"run.user", "health.tcp_ports", "http.listen",
 	};
 	size_t len;
 	char *doc = doc_text(&len);
@@ -903,6 +1574,11 @@ static void test_doc_names_every_key(void **state)
 			       "duration | `5ms` |\n"));
 	assert_non_null(strstr(doc, "- values: 1us to 1s\n"));
 	assert_non_null(strstr(doc, "200 ms minimum retransmission timeout"));
+	assert_non_null(strstr(doc, "\n## Packet sources\n"));
+	assert_non_null(strstr(doc, "- values: see [Packet sources]"
+			       "(#packet-sources)\n"));
+	assert_non_null(strstr(doc, "- values: 0, or 1m to 7d\n"));
+	assert_non_null(strstr(doc, "  listen: \"[::]:80\"\n"));
 	free(doc);
 }
 
@@ -943,6 +1619,16 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_zones),
 		cmocka_unit_test(test_zone_errors),
 		cmocka_unit_test(test_zone_limits),
+		cmocka_unit_test(test_default_sources),
+		cmocka_unit_test(test_sources),
+		cmocka_unit_test(test_source_errors),
+		cmocka_unit_test(test_source_limits),
+		cmocka_unit_test(test_source_validate),
+		cmocka_unit_test(test_run_keys),
+		cmocka_unit_test(test_run_key_errors),
+		cmocka_unit_test(test_run_key_validate),
+		cmocka_unit_test(test_parse_listen),
+		cmocka_unit_test(test_load_all),
 		cmocka_unit_test(test_validate),
 		cmocka_unit_test(test_doc_example_is_defaults),
 		cmocka_unit_test(test_doc_up_to_date),
