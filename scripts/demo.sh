@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # First run: install what tapir needs, build it, make a sample capture of
-# mirrored traffic and read it.
+# mirrored traffic, read it, then run tapir as a live mirror target on its
+# embedded defaults and send it the same traffic over UDP.
 #
 #   scripts/demo.sh
 #
@@ -28,3 +29,28 @@ ls -l tapir-logs
 echo
 echo "demo: the first lines of tapir-logs/conn.log:"
 head -n 5 tapir-logs/conn.log
+
+# The appliance: `tapir run` on its embedded defaults (VXLAN on UDP 4789,
+# Geneve on UDP 6081, the NLB health check on TCP 4789, /healthz and the
+# API on HTTP port 80), fed the sample's VXLAN datagrams over loopback.
+echo
+echo "demo: starting 'tapir run' on its embedded defaults (logs in tapir-live)"
+build/tapir run -o tapir-live --set log.rotate=0 &
+tapir_pid=$!
+trap 'kill $tapir_pid 2>/dev/null || true' EXIT
+for _ in $(seq 50); do
+	curl -sf http://127.0.0.1/healthz >/dev/null 2>&1 && break
+	sleep 0.1
+done
+echo "demo: GET /healthz: $(curl -s http://127.0.0.1/healthz)"
+python3 tests/tools/udp-replay.py --pps 2000 "$sample"
+sleep 1
+echo "demo: 'tapir stats' on the running instance:"
+build/tapir stats | head -n 24
+kill -TERM $tapir_pid
+wait $tapir_pid || true
+trap - EXIT
+echo
+echo "demo: after SIGTERM every flow is in tapir-live/conn.log:" \
+	"$(wc -l < tapir-live/conn.log) records (the read gave" \
+	"$(wc -l < tapir-logs/conn.log))"

@@ -191,10 +191,10 @@ static size_t svc_stats(void *arg, char *buf, size_t n)
 	return tp_pipeline_stats_json(pl, buf, n);
 }
 
-static void set_health(struct run *r, bool ok, const char *why)
+static void set_health(struct run *r, bool ok, const char *why, bool quiet)
 {
 	pthread_mutex_lock(&r->mu);
-	if (ok != r->healthy && !atomic_load(&r->stop)) {
+	if (ok != r->healthy && !quiet) {
 		if (ok)
 			tp_log_info("healthy");
 		else
@@ -237,7 +237,7 @@ static void main_loop(struct run *r, const sigset_t *sigs)
 			char why[160] = "";
 			bool ok = tp_pipeline_check_health(pl, now, why,
 							   sizeof(why));
-			set_health(r, ok, why);
+			set_health(r, ok, why, false);
 			next_health = now + NS;
 		}
 		if (now >= next_stats) {
@@ -462,7 +462,7 @@ int tp_cmd_run(int argc, char **argv)
 
 	/* Stop: refuse health checks first, so that a load balancer moves
 	 * the traffic elsewhere while the flows are flushed. */
-	set_health(&r, false, "stopping");
+	set_health(&r, false, "stopping", true);
 	if (httpd)
 		tp_httpd_set_stopping(httpd);
 	if (htcp)

@@ -43,7 +43,6 @@ struct tp_health_tcp {
 	int wake[2];                /* pipe: stop, or check now */
 	pthread_t thread;
 	bool thread_started;
-	bool was_healthy;           /* the checker's own */
 
 	pthread_mutex_t lock;
 	bool listening;             /* under lock */
@@ -112,14 +111,7 @@ static bool check(struct tp_health_tcp *t)
 	bool listening = t->listening;
 	pthread_mutex_unlock(&t->lock);
 
-	if (ok != t->was_healthy && !down) {
-		if (ok)
-			tp_log_warn("healthy again: TCP health ports listening");
-		else
-			tp_log_warn("unhealthy (%s): TCP health ports refuse "
-				    "connections", why[0] ? why : "no reason");
-	}
-	t->was_healthy = ok;
+	/* Changes of health are logged by whoever judges it. */
 	return listening;
 }
 
@@ -186,7 +178,6 @@ struct tp_health_tcp *tp_health_tcp_start(const uint16_t *ports, unsigned n,
 	}
 	t->hs = *hs;
 	t->wake[0] = t->wake[1] = -1;
-	t->was_healthy = true;
 	atomic_init(&t->stop, false);
 	pthread_mutex_init(&t->lock, NULL);
 	if (pipe2(t->wake, O_CLOEXEC | O_NONBLOCK) < 0) {
