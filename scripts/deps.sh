@@ -10,7 +10,8 @@ pkgs=(
 	libzstd-dev libndpi-dev libndpi-bin
 	libmicrohttpd-dev
 	libclang-rt-14-dev # ASan/UBSan runtimes for clang (a Recommends of clang)
-	tshark tcpdump tcpreplay python3
+	tshark tcpdump tcpreplay python3 curl
+	iproute2 # ip, tc and ss: the live tests (tests/live/) and bench/live.sh
 )
 
 # One dpkg-query for all: the packages it lists as installed.
