@@ -366,52 +366,59 @@ static int udp_recv(struct tp_rx *rx, struct tp_pkt *pkts, unsigned max,
 	struct udp_rx *u = rx->priv;
 	struct pollfd pfd = {.fd = u->fd, .events = POLLIN};
 	struct timespec now;
+	int n;
 
 	if (max > TP_RX_BATCH)
 		max = TP_RX_BATCH;
 	if (max == 0)
 		return 0;
-	/* poll, then a non-blocking batch: recvmmsg's own timeout is only
-	 * checked between datagrams, and MSG_WAITFORONE would block without
-	 * one. */
-	int r = poll(&pfd, 1, timeout_ms);
-	if (r < 0) {
-		int e = errno;
-		if (e == EINTR)
+	/* A non-blocking batch first, and poll only when the socket is
+	 * empty: under load that is one system call per batch.  (recvmmsg's
+	 * own timeout is only checked between datagrams, and MSG_WAITFORONE
+	 * would block without one.) */
+	for (int attempt = 0;; attempt++) {
+		for (unsigned i = 0; i < max; i++) {
+			struct msghdr *mh = &u->msgs[i].msg_hdr;
+			mh->msg_namelen = sizeof(u->names[i]);
+			mh->msg_controllen = sizeof(u->cmsg[i].buf);
+			mh->msg_flags = 0;
+		}
+		int r = recvmmsg(u->fd, u->msgs, max, MSG_DONTWAIT | MSG_TRUNC,
+				 NULL);
+		if (r > 0) {
+			n = r;
+			break;
+		}
+		int e = r < 0 ? errno : EAGAIN;
+		if (e != EAGAIN && e != EINTR) {
+			u->st.errors++;
+			if (e == EBADF || e == ENOTSOCK || e == EFAULT ||
+			    e == EINVAL) {
+				snprintf(err, errlen, "%s: receive: %s",
+					 u->name, strerror(e));
+				return -e;
+			}
+			return 0; /* transient (ENOMEM, ENOBUFS): counted */
+		}
+		if (attempt > 0)
 			return 0;
-		snprintf(err, errlen, "%s: poll: %s", u->name, strerror(e));
-		return -e;
-	}
-	if (r == 0)
-		return 0;
-
-	for (unsigned i = 0; i < max; i++) {
-		struct msghdr *mh = &u->msgs[i].msg_hdr;
-		mh->msg_namelen = sizeof(u->names[i]);
-		mh->msg_controllen = sizeof(u->cmsg[i].buf);
-		mh->msg_flags = 0;
-	}
-	r = recvmmsg(u->fd, u->msgs, max, MSG_DONTWAIT | MSG_TRUNC, NULL);
-	if (r < 0) {
-		int e = errno;
-		if (e == EAGAIN || e == EINTR)
-			return 0;
-		u->st.errors++;
-		if (e == EBADF || e == ENOTSOCK || e == EFAULT ||
-		    e == EINVAL) {
-			snprintf(err, errlen, "%s: receive: %s", u->name,
+		r = poll(&pfd, 1, timeout_ms);
+		if (r < 0 && errno != EINTR) {
+			e = errno;
+			snprintf(err, errlen, "%s: poll: %s", u->name,
 				 strerror(e));
 			return -e;
 		}
-		return 0; /* transient (ENOMEM, ENOBUFS): counted */
+		if (r <= 0)
+			return 0;
 	}
 	clock_gettime(CLOCK_REALTIME, &now);
 	uint64_t ts = (uint64_t)now.tv_sec * 1000000000ull +
 		      (uint64_t)now.tv_nsec;
-	for (int i = 0; i < r; i++)
+	for (int i = 0; i < n; i++)
 		fill(u, (unsigned)i, &pkts[i], ts);
-	u->st.frames += (unsigned)r;
-	return r;
+	u->st.frames += (unsigned)n;
+	return n;
 }
 
 /* The drop count as the socket has it now: SO_RXQ_OVFL only tells with
