@@ -4,7 +4,8 @@
  * The summary knows nothing of the counters' names: it prints every
  * top-level number (nested objects flattened to "a.b"), and every array of
  * objects (the sessions) as a table with one column per numeric field, so
- * that a counter added to the server shows up here unchanged. */
+ * that a counter added to the server shows up here unchanged.  The JSON is
+ * read with service/json-scan.h. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "service/json-scan.h"
 #include "service/sock.h"
 #include "tp-build.h"
 #include "util/config.h"
@@ -177,123 +179,6 @@ static int http_get(int fd, const struct target *t, const char *path,
 	return 0;
 }
 
-/* --- A small JSON reader, enough to walk the counters --- */
-
-struct jcur {
-	const char *p, *end;
-	bool bad;
-	int depth;
-};
-
-static void jws(struct jcur *c)
-{
-	while (c->p < c->end && strchr(" \t\r\n", *c->p))
-		c->p++;
-}
-
-static bool jpeek(struct jcur *c, char ch)
-{
-	jws(c);
-	return c->p < c->end && *c->p == ch;
-}
-
-static bool jeat(struct jcur *c, char ch)
-{
-	if (!jpeek(c, ch)) {
-		c->bad = true;
-		return false;
-	}
-	c->p++;
-	return true;
-}
-
-/* A string into out (truncated; escapes beyond ASCII become '?'). */
-static bool jstr(struct jcur *c, char *out, size_t n)
-{
-	size_t o = 0;
-
-	if (!jeat(c, '"'))
-		return false;
-	while (c->p < c->end && *c->p != '"') {
-		char ch = *c->p++;
-		if (ch == '\\' && c->p < c->end) {
-			ch = *c->p++;
-			switch (ch) {
-			case 'n': ch = '\n'; break;
-			case 't': ch = '\t'; break;
-			case 'r': ch = '\r'; break;
-			case 'b': ch = '\b'; break;
-			case 'f': ch = '\f'; break;
-			case 'u': {
-				unsigned v = 0;
-				for (int i = 0; i < 4 && c->p < c->end; i++) {
-					char h = *c->p++;
-					v = v * 16 + (unsigned)(h <= '9' ? h - '0'
-							  : (h | 0x20) - 'a' + 10);
-				}
-				ch = v >= 0x20 && v < 0x7f ? (char)v : '?';
-				break;
-			}
-			default: break; /* '"', '\\', '/' */
-			}
-		}
-		if (o + 1 < n)
-			out[o++] = ch;
-	}
-	if (n)
-		out[o] = '\0';
-	return jeat(c, '"');
-}
-
-static bool jis_num(struct jcur *c)
-{
-	jws(c);
-	return c->p < c->end && (*c->p == '-' || (*c->p >= '0' && *c->p <= '9'));
-}
-
-/* A number's text into out. */
-static void jnum(struct jcur *c, char *out, size_t n)
-{
-	const char *s = c->p;
-	while (c->p < c->end && strchr("0123456789+-.eE", *c->p))
-		c->p++;
-	snprintf(out, n, "%.*s", (int)(c->p - s), s);
-}
-
-static void jskip(struct jcur *c)
-{
-	char tmp[2];
-
-	jws(c);
-	if (c->bad || c->p >= c->end || ++c->depth > 64) {
-		c->bad = true;
-		return;
-	}
-	if (*c->p == '"') {
-		jstr(c, tmp, sizeof(tmp));
-	} else if (*c->p == '{' || *c->p == '[') {
-		char close = *c->p == '{' ? '}' : ']';
-		c->p++;
-		while (!c->bad && !jpeek(c, close)) {
-			if (close == '}') {
-				jstr(c, tmp, sizeof(tmp));
-				jeat(c, ':');
-			}
-			jskip(c);
-			if (!jpeek(c, close))
-				jeat(c, ',');
-		}
-		jeat(c, close);
-	} else {
-		const char *s = c->p;
-		while (c->p < c->end && !strchr(",]} \t\r\n", *c->p))
-			c->p++;
-		if (c->p == s)
-			c->bad = true;
-	}
-	c->depth--;
-}
-
 /* --- The summary --- */
 
 static void human(char *buf, size_t n, const char *key, const char *num)
@@ -310,72 +195,74 @@ static void human(char *buf, size_t n, const char *key, const char *num)
 			i++;
 		}
 		snprintf(buf, n, "  (%.1f %s)", v, u[i]);
-	} else if (!strcmp(key, "uptime") && v >= 60) {
+	} else if (!strcmp(key, "uptime") && v >= 60 && v < 1e15) {
+		/* The bound: casting a larger double is undefined. */
 		unsigned long s = (unsigned long)v;
 		snprintf(buf, n, "  (%lud %02luh %02lum %02lus)", s / 86400,
 			 s / 3600 % 24, s / 60 % 60, s % 60);
 	}
 }
 
-static void print_row(const char *key, const char *val, bool is_num)
+static void print_row(FILE *out, const char *key, const char *val,
+		      bool is_num)
 {
 	char extra[64] = "";
 
 	if (is_num)
 		human(extra, sizeof(extra), key, val);
-	printf("  %-24s %s%s\n", key, val, extra);
+	fprintf(out, "  %-24s %s%s\n", key, val, extra);
 }
 
 /* Numbers and strings of an object, nested objects as "prefix.key". */
-static void print_object(struct jcur *c, const char *prefix)
+static void print_object(FILE *out, struct tp_json_cur *c, const char *prefix)
 {
 	char key[128], path[256], val[256];
 
-	jeat(c, '{');
-	while (!c->bad && !jpeek(c, '}')) {
-		jstr(c, key, sizeof(key));
-		jeat(c, ':');
+	tp_json_eat(c, '{');
+	while (!c->bad && !tp_json_peek(c, '}')) {
+		tp_json_str(c, key, sizeof(key));
+		tp_json_eat(c, ':');
 		snprintf(path, sizeof(path), "%s%s%s", prefix,
 			 prefix[0] ? "." : "", key);
-		if (jis_num(c)) {
-			jnum(c, val, sizeof(val));
-			print_row(path, val, true);
-		} else if (jpeek(c, '"')) {
-			jstr(c, val, sizeof(val));
-			print_row(path, val, false);
-		} else if (jpeek(c, '{') && c->depth < 8) {
+		if (tp_json_is_num(c)) {
+			tp_json_num(c, val, sizeof(val));
+			print_row(out, path, val, true);
+		} else if (tp_json_peek(c, '"')) {
+			tp_json_str(c, val, sizeof(val));
+			print_row(out, path, val, false);
+		} else if (tp_json_peek(c, '{') && c->depth < 8) {
 			c->depth++;
-			print_object(c, path);
+			print_object(out, c, path);
 			c->depth--;
 		} else {
-			jskip(c); /* arrays: see print_tables */
+			tp_json_skip(c); /* arrays: see print_tables */
 		}
-		if (!jpeek(c, '}'))
-			jeat(c, ',');
+		if (!tp_json_peek(c, '}'))
+			tp_json_eat(c, ',');
 	}
-	jeat(c, '}');
+	tp_json_eat(c, '}');
 }
 
 #define MAX_COLS 12
 
 /* An array of objects as a table: the first string field names the row,
  * then one column per numeric field (in order of first appearance). */
-static void print_table(const char *title, struct jcur *c)
+static void print_table(FILE *out, const char *title, struct tp_json_cur *c)
 {
 	char cols[MAX_COLS][48], key[48], val[32], name[96];
 	int ncols = 0, rows = 0;
 	const char *start;
 
 	/* Pass 1: the columns. */
-	jws(c);
+	tp_json_ws(c);
 	start = c->p;
-	jeat(c, '[');
-	while (!c->bad && !jpeek(c, ']')) {
-		jeat(c, '{');
-		while (!c->bad && !jpeek(c, '}')) {
-			jstr(c, key, sizeof(key));
-			jeat(c, ':');
-			if (jis_num(c)) {
+	tp_json_eat(c, '[');
+	while (!c->bad && !tp_json_peek(c, ']')) {
+		tp_json_eat(c, '{');
+		while (!c->bad && !tp_json_peek(c, '}')) {
+			tp_json_str(c, key, sizeof(key));
+			tp_json_eat(c, ':');
+			if (tp_json_is_num(c)) {
 				int i;
 				for (i = 0; i < ncols; i++)
 					if (!strcmp(cols[i], key))
@@ -384,109 +271,105 @@ static void print_table(const char *title, struct jcur *c)
 					snprintf(cols[ncols++], sizeof(cols[0]),
 						 "%s", key);
 			}
-			jskip(c);
-			if (!jpeek(c, '}'))
-				jeat(c, ',');
+			tp_json_skip(c);
+			if (!tp_json_peek(c, '}'))
+				tp_json_eat(c, ',');
 		}
-		jeat(c, '}');
+		tp_json_eat(c, '}');
 		rows++;
-		if (!jpeek(c, ']'))
-			jeat(c, ',');
+		if (!tp_json_peek(c, ']'))
+			tp_json_eat(c, ',');
 	}
-	jeat(c, ']');
+	tp_json_eat(c, ']');
 	if (c->bad)
 		return;
 
-	printf("%s (%d)\n", title, rows);
+	fprintf(out, "%s (%d)\n", title, rows);
 	if (!rows)
 		return;
-	printf("  %-24s", "");
+	fprintf(out, "  %-24s", "");
 	for (int i = 0; i < ncols; i++)
-		printf(" %14.14s", cols[i]);
-	printf("\n");
+		fprintf(out, " %14.14s", cols[i]);
+	fprintf(out, "\n");
 
 	/* Pass 2: the rows. */
-	struct jcur r = {.p = start, .end = c->end};
-	jeat(&r, '[');
-	while (!r.bad && !jpeek(&r, ']')) {
+	struct tp_json_cur r;
+	tp_json_init(&r, start, (size_t)(c->end - start));
+	tp_json_eat(&r, '[');
+	while (!r.bad && !tp_json_peek(&r, ']')) {
 		char cell[MAX_COLS][32];
 		for (int i = 0; i < ncols; i++)
 			snprintf(cell[i], sizeof(cell[i]), "-");
 		name[0] = '\0';
-		jeat(&r, '{');
-		while (!r.bad && !jpeek(&r, '}')) {
-			jstr(&r, key, sizeof(key));
-			jeat(&r, ':');
-			if (jis_num(&r)) {
-				jnum(&r, val, sizeof(val));
+		tp_json_eat(&r, '{');
+		while (!r.bad && !tp_json_peek(&r, '}')) {
+			tp_json_str(&r, key, sizeof(key));
+			tp_json_eat(&r, ':');
+			if (tp_json_is_num(&r)) {
+				tp_json_num(&r, val, sizeof(val));
 				for (int i = 0; i < ncols; i++)
 					if (!strcmp(cols[i], key))
 						snprintf(cell[i], sizeof(cell[i]),
 							 "%s", val);
-			} else if (jpeek(&r, '"') && !name[0]) {
-				jstr(&r, name, sizeof(name));
+			} else if (tp_json_peek(&r, '"') && !name[0]) {
+				tp_json_str(&r, name, sizeof(name));
 			} else {
-				jskip(&r);
+				tp_json_skip(&r);
 			}
-			if (!jpeek(&r, '}'))
-				jeat(&r, ',');
+			if (!tp_json_peek(&r, '}'))
+				tp_json_eat(&r, ',');
 		}
-		jeat(&r, '}');
-		printf("  %-24s", name[0] ? name : "?");
+		tp_json_eat(&r, '}');
+		fprintf(out, "  %-24s", name[0] ? name : "?");
 		for (int i = 0; i < ncols; i++)
-			printf(" %14s", cell[i]);
-		printf("\n");
-		if (!jpeek(&r, ']'))
-			jeat(&r, ',');
+			fprintf(out, " %14s", cell[i]);
+		fprintf(out, "\n");
+		if (!tp_json_peek(&r, ']'))
+			tp_json_eat(&r, ',');
 	}
 }
 
 /* The arrays of objects of the top-level object, each as a table. */
-static void print_tables(struct jcur *c)
+static void print_tables(FILE *out, struct tp_json_cur *c)
 {
 	char key[128];
 
-	jeat(c, '{');
-	while (!c->bad && !jpeek(c, '}')) {
-		jstr(c, key, sizeof(key));
-		jeat(c, ':');
-		struct jcur look = *c;
-		jws(&look);
+	tp_json_eat(c, '{');
+	while (!c->bad && !tp_json_peek(c, '}')) {
+		tp_json_str(c, key, sizeof(key));
+		tp_json_eat(c, ':');
+		struct tp_json_cur look = *c;
 		bool table = false;
-		if (jeat(&look, '[')) {
-			jws(&look);
+		if (tp_json_eat(&look, '[')) {
+			tp_json_ws(&look);
 			table = look.p < look.end &&
 				(*look.p == '{' || *look.p == ']');
 		}
 		if (table)
-			print_table(key, c);
+			print_table(out, key, c);
 		else
-			jskip(c);
-		if (!jpeek(c, '}'))
-			jeat(c, ',');
+			tp_json_skip(c);
+		if (!tp_json_peek(c, '}'))
+			tp_json_eat(c, ',');
 	}
-	jeat(c, '}');
+	tp_json_eat(c, '}');
 }
 
-static int summarize(const char *body, size_t len, const char *shown)
+int tp_stats_summary(FILE *out, const char *body, size_t len, size_t *bad_at)
 {
-	struct jcur c = {.p = body, .end = body + len};
+	struct tp_json_cur c;
 
-	printf("tapir at %s\n", shown);
-	print_object(&c, "");
-	if (c.bad)
-		goto bad;
-	c = (struct jcur){.p = body, .end = body + len};
-	print_tables(&c);
-	if (c.bad)
-		goto bad;
-	return TP_EXIT_OK;
-bad:
-	fprintf(stderr,
-		"tapir stats: %s answered something that is not a JSON object "
-		"(near byte %zu); --json prints it as it is\n",
-		shown, (size_t)(c.p - body));
-	return TP_EXIT_FAIL;
+	tp_json_init(&c, body, len);
+	print_object(out, &c, "");
+	if (!c.bad) {
+		tp_json_init(&c, body, len);
+		print_tables(out, &c);
+	}
+	if (c.bad) {
+		*bad_at = (size_t)(c.p - body);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 /* --- The command --- */
@@ -667,7 +550,16 @@ int tp_cmd_stats(int argc, char **argv)
 			putchar('\n');
 		rc = TP_EXIT_OK;
 	} else {
-		rc = summarize(body, blen, t.shown);
+		size_t bad_at;
+		printf("tapir at %s\n", t.shown);
+		rc = TP_EXIT_OK;
+		if (tp_stats_summary(stdout, body, blen, &bad_at) < 0) {
+			fprintf(stderr,
+				"tapir stats: %s answered something that is not "
+				"a JSON object (near byte %zu); --json prints it "
+				"as it is\n", t.shown, bad_at);
+			rc = TP_EXIT_FAIL;
+		}
 	}
 out:
 	tp_free(buf, cap);

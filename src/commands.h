@@ -2,6 +2,8 @@
 #ifndef TP_COMMANDS_H
 #define TP_COMMANDS_H
 
+#include <stdio.h>
+
 struct tp_command {
 	const char *name;
 	const char *summary;
@@ -12,6 +14,12 @@ int tp_cmd_read(int argc, char **argv);
 int tp_cmd_stats(int argc, char **argv);
 int tp_cmd_run(int argc, char **argv);
 int tp_cmd_version(int argc, char **argv);
+
+/* cmd-stats.c: the summary of a GET /api/stats body (len bytes, no NUL
+ * needed) written to out.  0, or -EINVAL with the offset where the body
+ * stopped being a JSON object in *bad_at (rows before it are written).
+ * Apart from tp_cmd_stats so that a fuzz target can run it. */
+int tp_stats_summary(FILE *out, const char *body, size_t len, size_t *bad_at);
 
 /* Exit statuses. */
 #define TP_EXIT_OK 0

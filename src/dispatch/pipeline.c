@@ -73,6 +73,7 @@ struct tp_pipeline {
 	uint64_t *beats;
 	uint64_t *beat_ns;
 	uint64_t loss_ns, loss_seen, loss_lost;
+	char overload[128];              /* the last window's verdict, or "" */
 	bool finished;
 };
 
@@ -626,18 +627,23 @@ bool tp_pipeline_check_health(struct tp_pipeline *pl, uint64_t now_ns,
 	uint64_t lost = t.socket_drops + t.ring_drops + t.queue_drops;
 	uint64_t seen = t.packets + t.socket_drops + t.ring_drops;
 	if (pl->loss_ns == 0 || now_ns - pl->loss_ns >= LOSS_WINDOW_NS) {
-		/* A new window; judge the one that ended. */
+		/* A new window; judge the one that ended, and keep the
+		 * verdict until the next one ends. */
 		uint64_t dl = lost - pl->loss_lost, ds = seen - pl->loss_seen;
-		if (pl->loss_ns && ds && dl * 1000 > ds * LOSS_MAX_PERMILLE) {
-			if (ok)
-				snprintf(why, n, "overloaded: lost %" PRIu64
-					 " of %" PRIu64 " packets in %.0f s",
-					 dl, ds, LOSS_WINDOW_NS / 1e9);
-			ok = false;
-		}
+		pl->overload[0] = 0;
+		if (pl->loss_ns && ds && dl * 1000 > ds * LOSS_MAX_PERMILLE)
+			snprintf(pl->overload, sizeof(pl->overload),
+				 "overloaded: lost %" PRIu64 " of %" PRIu64
+				 " packets in %.0f s", dl, ds,
+				 LOSS_WINDOW_NS / 1e9);
 		pl->loss_ns = now_ns;
 		pl->loss_lost = lost;
 		pl->loss_seen = seen;
+	}
+	if (pl->overload[0]) {
+		if (ok)
+			snprintf(why, n, "%s", pl->overload);
+		ok = false;
 	}
 	return ok;
 }

@@ -1,8 +1,10 @@
 /* What the pipeline fuzz targets share: a pipeline with small tables (so
- * that one input runs in microseconds) writing into a per-process folder. */
+ * that one input runs in microseconds) writing into a per-process folder,
+ * as `tapir read` makes it or as `tapir run` does. */
 #ifndef TP_FUZZ_COMMON_H
 #define TP_FUZZ_COMMON_H
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -10,7 +12,8 @@
 #include "dispatch/pipeline.h"
 #include "util/config.h"
 
-static inline struct tp_pipeline *fuzz_pipeline_new(struct tp_config *cfg)
+static inline struct tp_pipeline *fuzz_pipeline_make(struct tp_config *cfg,
+						     bool live)
 {
 	char err[256];
 
@@ -21,12 +24,29 @@ static inline struct tp_pipeline *fuzz_pipeline_new(struct tp_config *cfg)
 	cfg->max_sessions = 64;
 	cfg->dedup_table_size = 1024;
 	cfg->decode.defrag_mem_cap = 256 * 1024;
-	struct tp_pipeline *pl = tp_pipeline_new(cfg, err, sizeof(err));
+	cfg->queue_size = 1024; /* the least: a ring is allocated per input */
+	struct tp_pipeline *pl = live ? tp_pipeline_new_live(cfg, 1, err,
+							     sizeof(err))
+				      : tp_pipeline_new(cfg, err, sizeof(err));
 	if (!pl) {
 		fprintf(stderr, "fuzz: %s\n", err);
 		abort();
 	}
 	return pl;
+}
+
+/* `tapir read`'s: one front, the worker on the caller's thread. */
+static inline struct tp_pipeline *fuzz_pipeline_new(struct tp_config *cfg)
+{
+	return fuzz_pipeline_make(cfg, false);
+}
+
+/* `tapir run`'s, with one front (tp_pipeline_front(pl, 0)) that the caller
+ * drives as a receive thread would, and the worker on a thread of its
+ * own. */
+static inline struct tp_pipeline *fuzz_pipeline_new_live(struct tp_config *cfg)
+{
+	return fuzz_pipeline_make(cfg, true);
 }
 
 #endif
