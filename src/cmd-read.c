@@ -95,29 +95,16 @@ int tp_cmd_read(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	static struct tp_config cfg;
-	char err[512], kv[4200];
-	const char *config_file = NULL;
+	char err[512];
 	bool quiet = false;
 	int c, rc = TP_EXIT_OK;
 
 	/* getopt names the program by argv[0] in its messages. */
 	argv[0] = (char *)"tapir read";
 
-	/* First pass: the file, so that later options override it. */
-	tp_config_default(&cfg);
-	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "o:f:j:c:qh", opts, NULL)) != -1)
-		if (c == 'c')
-			config_file = optarg;
-	if (config_file &&
-	    tp_config_load_file(&cfg, config_file, err, sizeof(err)) < 0) {
-		fprintf(stderr, "tapir: %s\n", err);
-		return TP_EXIT_USAGE;
-	}
-
-	opterr = 1;
-	optind = 1;
+	rc = tp_cli_config_file(&cfg, argc, argv, "o:f:j:c:qh", opts);
+	if (rc != TP_EXIT_OK)
+		return rc;
 	while ((c = getopt_long(argc, argv, "o:f:j:c:qh", opts, NULL)) != -1) {
 		const char *key = NULL;
 		switch (c) {
@@ -133,10 +120,8 @@ int tp_cmd_read(int argc, char **argv)
 		case 'c':
 			continue;
 		case 's':
-			if (tp_config_set(&cfg, optarg, err, sizeof(err)) < 0) {
-				fprintf(stderr, "tapir: --set %s\n", err);
+			if (tp_cli_set(&cfg, NULL, optarg) != TP_EXIT_OK)
 				return TP_EXIT_USAGE;
-			}
 			continue;
 		case 'q':
 			quiet = true;
@@ -148,11 +133,8 @@ int tp_cmd_read(int argc, char **argv)
 			fprintf(stderr, "tapir read: see 'tapir read --help'\n");
 			return TP_EXIT_USAGE;
 		}
-		snprintf(kv, sizeof(kv), "%s=%s", key, optarg);
-		if (tp_config_set(&cfg, kv, err, sizeof(err)) < 0) {
-			fprintf(stderr, "tapir: %s\n", err);
+		if (tp_cli_set(&cfg, key, optarg) != TP_EXIT_OK)
 			return TP_EXIT_USAGE;
-		}
 	}
 	if (optind >= argc) {
 		fprintf(stderr, "tapir read: no capture file given\n\n");

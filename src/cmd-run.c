@@ -293,24 +293,14 @@ static int parse_args(struct tp_config *cfg, int argc, char **argv,
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	char err[512], kv[4200];
-	const char *config_file = NULL, *replay = NULL, *speed = "1";
+	char err[512];
+	const char *replay = NULL, *speed = "1";
 	int c;
 
 	argv[0] = (char *)"tapir run";
-	tp_config_default(cfg);
-	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:o:f:j:qh", opts, NULL)) != -1)
-		if (c == 'c')
-			config_file = optarg;
-	if (config_file &&
-	    tp_config_load_file(cfg, config_file, err, sizeof(err)) < 0) {
-		fprintf(stderr, "tapir: %s\n", err);
-		return TP_EXIT_USAGE;
-	}
-	opterr = 1;
-	optind = 1;
+	int rc = tp_cli_config_file(cfg, argc, argv, "c:o:f:j:qh", opts);
+	if (rc != TP_EXIT_OK)
+		return rc;
 	while ((c = getopt_long(argc, argv, "c:o:f:j:qh", opts, NULL)) != -1) {
 		const char *key = NULL;
 		switch (c) {
@@ -323,10 +313,8 @@ static int parse_args(struct tp_config *cfg, int argc, char **argv,
 		case 'C': *check = true; continue;
 		case 'q': *quiet = true; continue;
 		case 's':
-			if (tp_config_set(cfg, optarg, err, sizeof(err)) < 0) {
-				fprintf(stderr, "tapir: --set %s\n", err);
+			if (tp_cli_set(cfg, NULL, optarg) != TP_EXIT_OK)
 				return TP_EXIT_USAGE;
-			}
 			continue;
 		case 'h':
 			run_usage(stdout);
@@ -335,11 +323,8 @@ static int parse_args(struct tp_config *cfg, int argc, char **argv,
 			fprintf(stderr, "tapir run: see 'tapir run --help'\n");
 			return TP_EXIT_USAGE;
 		}
-		snprintf(kv, sizeof(kv), "%s=%s", key, optarg);
-		if (tp_config_set(cfg, kv, err, sizeof(err)) < 0) {
-			fprintf(stderr, "tapir: %s\n", err);
+		if (tp_cli_set(cfg, key, optarg) != TP_EXIT_OK)
 			return TP_EXIT_USAGE;
-		}
 	}
 	if (optind < argc) {
 		fprintf(stderr, "tapir run: unexpected argument '%s'\n",

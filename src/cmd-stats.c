@@ -443,35 +443,23 @@ int tp_cmd_stats(int argc, char **argv)
 	static struct tp_config cfg;
 	struct target t = {0};
 	struct addrinfo *res = NULL;
-	const char *config_file = NULL, *url = NULL;
+	const char *url = NULL;
 	bool json = false;
-	char err[512], *buf = NULL;
+	char *buf = NULL;
 	size_t len = 0, cap = 0;
 	int c, fd = -ECONNREFUSED, rc;
 
 	argv[0] = (char *)"tapir stats";
-	tp_config_default(&cfg);
-	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1)
-		if (c == 'c')
-			config_file = optarg;
-	if (config_file &&
-	    tp_config_load_file(&cfg, config_file, err, sizeof(err)) < 0) {
-		fprintf(stderr, "tapir: %s\n", err);
-		return TP_EXIT_USAGE;
-	}
-	opterr = 1;
-	optind = 1;
+	rc = tp_cli_config_file(&cfg, argc, argv, "c:h", opts);
+	if (rc != TP_EXIT_OK)
+		return rc;
 	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			break;
 		case 's':
-			if (tp_config_set(&cfg, optarg, err, sizeof(err)) < 0) {
-				fprintf(stderr, "tapir: --set %s\n", err);
+			if (tp_cli_set(&cfg, NULL, optarg) != TP_EXIT_OK)
 				return TP_EXIT_USAGE;
-			}
 			break;
 		case 'u':
 			url = optarg;
