@@ -5,6 +5,10 @@
  * counted once and the copies counted as duplicates, and the same record
  * for one worker as for two. */
 #include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <setjmp.h>
@@ -533,6 +537,90 @@ static void test_many_flows_any_worker_count(void **state)
 		free(out[w]);
 }
 
+/* The far end of a pipe, read to its end on a thread of its own. */
+static void *drain(void *arg)
+{
+	int fd = *(int *)arg;
+	char buf[65536];
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+		if (n == 0)
+			return NULL;
+		if (n < 0 && errno != EAGAIN && errno != EINTR)
+			return NULL;
+		if (n < 0)
+			usleep(1000);
+	}
+}
+
+/* tapir run's overload policy.  The worker cannot keep up: its conn.log is
+ * a pipe that nobody reads (a stalled disk), and every new flow evicts the
+ * last one and so writes a record.  The front must drop at the full queue
+ * and count, never wait; once the pipe is read again, every packet is in a
+ * flow or counted as dropped. */
+static void test_live_overload_drops_at_queue(void **state)
+{
+	(void)state;
+	enum { N = 200000 };
+	char path[128], err[256] = "";
+	struct tp_pipeline_totals t;
+
+	snprintf(path, sizeof(path), "%s/conn.log", P.dir);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	int rfd = open(path, O_RDONLY | O_NONBLOCK);
+	assert_true(rfd >= 0);
+	P.cfg->max_flows = 1;
+	P.cfg->queue_size = 1024;
+	P.cfg->workers = 1;
+	P.pl = tp_pipeline_new_live(P.cfg, 1, err, sizeof(err));
+	if (!P.pl)
+		fail_msg("tp_pipeline_new_live: %s", err);
+	struct tp_front *front = tp_pipeline_front(P.pl, 0);
+
+	static const uint8_t a[4] = OUTER_A, c[4] = CLIENT, s[4] = SERVER;
+	struct frame f;
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (unsigned i = 0; i < N; i++) {
+		struct tcp_seg syn = {
+			.src = c, .dst = s, .sport = (uint16_t)(1024 + i % 60000),
+			.dport = (uint16_t)(1 + i / 60000), .seq = i,
+			.flags = 0x02, .ip_id = (uint16_t)i,
+		};
+		struct tp_pkt p;
+		build(&f, a, 50000, &syn, 64);
+		memset(&p, 0, sizeof(p));
+		p.data = f.b;
+		p.caplen = p.wirelen = FRAME_LEN;
+		p.ts_ns = T0 + i * NS_US;
+		p.linktype = 1;
+		tp_front_packet(front, &p);
+		if (i % 64 == 63)
+			tp_front_flush(front, 0);
+	}
+	tp_front_flush(front, 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	tp_pipeline_totals(P.pl, &t);
+	assert_int_equal(t.packets, N);
+	/* The front went on while the worker was stuck. */
+	assert_true(t.queue_drops > 0);
+	assert_true(t.flow_packets + t.queue_drops < N);
+	assert_true(t1.tv_sec - t0.tv_sec < 30);
+
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, drain, &rfd), 0);
+	tp_pipeline_finish(P.pl);
+	tp_pipeline_totals(P.pl, &t);
+	assert_int_equal(tp_pipeline_free(P.pl), 0);
+	P.pl = NULL;
+	pthread_join(th, NULL);
+	close(rfd);
+	print_message("%" PRIu64 " of %u packets dropped at the queue\n",
+		      t.queue_drops, (unsigned)N);
+	assert_int_equal(t.flow_packets + t.queue_drops, N);
+	assert_int_equal(t.flows, t.flow_packets);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -544,6 +632,7 @@ int main(void)
 		T(test_dedup_disabled_counts_copies),
 		T(test_copy_past_window_not_duplicate),
 		T(test_many_flows_any_worker_count),
+		T(test_live_overload_drops_at_queue),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
