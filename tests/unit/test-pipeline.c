@@ -13,6 +13,7 @@
 #include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -170,6 +171,7 @@ static struct {
 	char dir[64];
 	struct tp_pipeline *pl;
 	char *conn;               /* conn.log as read back */
+	int fifo;                 /* read end of a conn.log pipe, or -1 */
 } P;
 
 static void rm_dir(const char *dir)
@@ -191,6 +193,7 @@ static int setup(void **state)
 {
 	(void)state;
 	memset(&P, 0, sizeof(P));
+	P.fifo = -1;
 	nq = 0;
 	P.cfg = malloc(sizeof(*P.cfg));
 	if (!P.cfg)
@@ -206,11 +209,36 @@ static int setup(void **state)
 	return 0;
 }
 
+/* The far end of a pipe, read to its end on a thread of its own. */
+static void *drain(void *arg)
+{
+	int fd = *(int *)arg;
+	char buf[65536];
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+		if (n == 0)
+			return NULL;
+		if (n < 0 && errno != EAGAIN && errno != EINTR)
+			return NULL;
+		if (n < 0)
+			usleep(1000);
+	}
+}
+
 static int teardown(void **state)
 {
 	(void)state;
+	pthread_t th;
+	/* A test that failed with its worker stalled on a pipe: read the
+	 * pipe, or freeing would wait for the worker forever. */
+	bool draining = P.fifo >= 0 &&
+			pthread_create(&th, NULL, drain, &P.fifo) == 0;
 	if (P.pl)
 		tp_pipeline_free(P.pl);
+	if (draining)
+		pthread_join(th, NULL);
+	if (P.fifo >= 0)
+		close(P.fifo);
 	free(P.conn);
 	free(P.cfg);
 	rm_dir(P.dir);
@@ -537,22 +565,6 @@ static void test_many_flows_any_worker_count(void **state)
 		free(out[w]);
 }
 
-/* The far end of a pipe, read to its end on a thread of its own. */
-static void *drain(void *arg)
-{
-	int fd = *(int *)arg;
-	char buf[65536];
-	for (;;) {
-		ssize_t n = read(fd, buf, sizeof(buf));
-		if (n == 0)
-			return NULL;
-		if (n < 0 && errno != EAGAIN && errno != EINTR)
-			return NULL;
-		if (n < 0)
-			usleep(1000);
-	}
-}
-
 /* tapir run's overload policy.  The worker cannot keep up: its conn.log is
  * a pipe that nobody reads (a stalled disk), and every new flow evicts the
  * last one and so writes a record.  The front must drop at the full queue
@@ -567,8 +579,8 @@ static void test_live_overload_drops_at_queue(void **state)
 
 	snprintf(path, sizeof(path), "%s/conn.log", P.dir);
 	assert_int_equal(mkfifo(path, 0600), 0);
-	int rfd = open(path, O_RDONLY | O_NONBLOCK);
-	assert_true(rfd >= 0);
+	P.fifo = open(path, O_RDONLY | O_NONBLOCK);
+	assert_true(P.fifo >= 0);
 	P.cfg->max_flows = 1;
 	P.cfg->queue_size = 1024;
 	P.cfg->workers = 1;
@@ -576,6 +588,9 @@ static void test_live_overload_drops_at_queue(void **state)
 	if (!P.pl)
 		fail_msg("tp_pipeline_new_live: %s", err);
 	struct tp_front *front = tp_pipeline_front(P.pl, 0);
+	char why[160] = "";
+	uint64_t now = T0;
+	assert_true(tp_pipeline_check_health(P.pl, now, why, sizeof(why)));
 
 	static const uint8_t a[4] = OUTER_A, c[4] = CLIENT, s[4] = SERVER;
 	struct frame f;
@@ -607,14 +622,47 @@ static void test_live_overload_drops_at_queue(void **state)
 	assert_true(t.flow_packets + t.queue_drops < N);
 	assert_true(t1.tv_sec - t0.tv_sec < 30);
 
+	/* Health, on the clock the caller gives (checked once before the
+	 * load): the window lost more than 1%; 6 s on, the stalled worker
+	 * has not moved. */
+	tp_front_beat(front);
+	assert_false(tp_pipeline_check_health(P.pl, now + 11 * NS_S, why,
+					       sizeof(why)));
+	assert_non_null(strstr(why, "overloaded: lost"));
+	tp_front_beat(front);
+	assert_false(tp_pipeline_check_health(P.pl, now + 17 * NS_S, why,
+					       sizeof(why)));
+	assert_string_equal(why, "worker 0 stuck");
+
 	pthread_t th;
-	assert_int_equal(pthread_create(&th, NULL, drain, &rfd), 0);
+	assert_int_equal(pthread_create(&th, NULL, drain, &P.fifo), 0);
+	/* Read again, the worker catches up: still unhealthy while the
+	 * lossy window's verdict holds, healthy after a clean window. */
+	for (int i = 0; i < 3000; i++) {
+		tp_pipeline_totals(P.pl, &t);
+		if (t.flow_packets + t.queue_drops == N)
+			break;
+		usleep(1000);
+	}
+	usleep(50 * 1000);
+	tp_front_beat(front);
+	assert_false(tp_pipeline_check_health(P.pl, now + 18 * NS_S, why,
+					       sizeof(why)));
+	assert_non_null(strstr(why, "overloaded: lost"));
+	usleep(50 * 1000);
+	tp_front_beat(front);
+	assert_true(tp_pipeline_check_health(P.pl, now + 22 * NS_S, why,
+					     sizeof(why)));
 	tp_pipeline_finish(P.pl);
+	assert_false(tp_pipeline_check_health(P.pl, now + 23 * NS_S, why,
+					      sizeof(why)));
+	assert_string_equal(why, "stopping");
 	tp_pipeline_totals(P.pl, &t);
 	assert_int_equal(tp_pipeline_free(P.pl), 0);
 	P.pl = NULL;
 	pthread_join(th, NULL);
-	close(rfd);
+	close(P.fifo);
+	P.fifo = -1;
 	print_message("%" PRIu64 " of %u packets dropped at the queue\n",
 		      t.queue_drops, (unsigned)N);
 	assert_int_equal(t.flow_packets + t.queue_drops, N);
