@@ -92,37 +92,6 @@ static int parse_url(const char *url, struct target *t)
 	return 0;
 }
 
-/* Connect within the timeout: the fd, or -errno. */
-static int connect_to(const struct addrinfo *ai)
-{
-	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC |
-				SOCK_NONBLOCK, ai->ai_protocol);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
-		if (errno != EINPROGRESS)
-			goto fail;
-		struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-		int rc = poll(&pfd, 1, STATS_TIMEOUT_MS);
-		if (rc == 0)
-			errno = ETIMEDOUT;
-		if (rc <= 0)
-			goto fail;
-		int e = 0;
-		socklen_t l = sizeof(e);
-		getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &l);
-		if (e) {
-			errno = e;
-			goto fail;
-		}
-	}
-	return fd;
-fail:;
-	int e = errno;
-	close(fd);
-	return -e;
-}
-
 /* The whole reply of one GET: 0 with *buf (tp_malloc'd, *cap bytes,
  * NUL-terminated, *len used), or -errno. */
 static int http_get(int fd, const struct target *t, const char *path,
@@ -488,7 +457,8 @@ int tp_cmd_stats(int argc, char **argv)
 	/* The first address's error is the one reported. */
 	int first_err = 0;
 	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-		fd = connect_to(ai);
+		fd = tp_sock_connect_tcp(ai->ai_addr, ai->ai_addrlen,
+					 STATS_TIMEOUT_MS);
 		if (fd >= 0)
 			break;
 		if (!first_err)

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,14 +123,28 @@ void tp_sock_format(const struct tp_sock_addr *a, char *buf, size_t n)
 	}
 }
 
+/* A close-on-exec, non-blocking TCP socket: the fd, or -errno. */
+static int tcp_socket(int family)
+{
+	int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	return fd < 0 ? -errno : fd;
+}
+
+/* Close fd after a failed step: that step's -errno. */
+static int close_fail(int fd)
+{
+	int e = errno;
+	close(fd);
+	return -e;
+}
+
 static int bind_listen(const struct tp_sock_addr *a, bool listen_now,
 		       int backlog)
 {
 	const int one = 1, zero = 0;
-	int fd = socket(a->ss.ss_family,
-			SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	int fd = tcp_socket(a->ss.ss_family);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	/* A restart must not wait for the old connections' TIME_WAIT. */
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
 		goto fail;
@@ -142,10 +157,8 @@ static int bind_listen(const struct tp_sock_addr *a, bool listen_now,
 	if (listen_now && listen(fd, backlog) < 0)
 		goto fail;
 	return fd;
-fail:;
-	int e = errno;
-	close(fd);
-	return -e;
+fail:
+	return close_fail(fd);
 }
 
 int tp_sock_listen_tcp(const struct tp_sock_addr *a, bool listen_now,
@@ -179,6 +192,34 @@ int tp_sock_listen_tcp(const struct tp_sock_addr *a, bool listen_now,
 	snprintf(err, errlen, "cannot listen on TCP %s: %s%s", where,
 		 strerror(-fd), hint);
 	return fd;
+}
+
+int tp_sock_connect_tcp(const struct sockaddr *sa, socklen_t len,
+			int timeout_ms)
+{
+	int fd = tcp_socket(sa->sa_family);
+	if (fd < 0)
+		return fd;
+	if (connect(fd, sa, len) < 0) {
+		if (errno != EINPROGRESS)
+			goto fail;
+		struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+		int rc = poll(&pfd, 1, timeout_ms);
+		if (rc == 0)
+			errno = ETIMEDOUT;
+		if (rc <= 0)
+			goto fail;
+		int e = 0;
+		socklen_t l = sizeof(e);
+		getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &l);
+		if (e) {
+			errno = e;
+			goto fail;
+		}
+	}
+	return fd;
+fail:
+	return close_fail(fd);
 }
 
 uint16_t tp_sock_bound_port(int fd)

@@ -39,6 +39,12 @@ void tp_sock_format(const struct tp_sock_addr *a, char *buf, size_t n);
 int tp_sock_listen_tcp(const struct tp_sock_addr *a, bool listen_now,
 		       int backlog, char *err, size_t errlen);
 
+/* A TCP connection to sa (len bytes), close-on-exec and non-blocking,
+ * made within timeout_ms.  Returns the fd (the caller closes it), or -errno:
+ * -ETIMEDOUT when no answer came in time. */
+int tp_sock_connect_tcp(const struct sockaddr *sa, socklen_t len,
+			int timeout_ms);
+
 /* The port a bound socket has (after binding port 0); 0 on error. */
 uint16_t tp_sock_bound_port(int fd);
 

@@ -1,5 +1,6 @@
-"""What the live tests share besides namespaces: PASS/FAIL bookkeeping,
-a small pcap reader and the per-flow accounting of a reference capture,
+"""What the live tests share besides namespaces: PASS/FAIL bookkeeping
+and the run of a test in a lab, starting, draining and stopping `tapir
+run`, a small pcap reader and the per-flow accounting of a reference capture,
 conn.log records merged the same way, tracegen, and parsers for what
 tcpdump and tcpreplay print.
 
@@ -14,6 +15,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import struct
 import subprocess
 import sys
@@ -95,17 +97,93 @@ def tapir_run_missing(tapir):
     return None
 
 
-def tapir_env():
-    env = dict(os.environ)
-    env.setdefault("ASAN_OPTIONS", "abort_on_error=1:halt_on_error=1")
-    env.setdefault("UBSAN_OPTIONS",
-                   "halt_on_error=1:abort_on_error=1:print_stacktrace=1")
-    return env
-
-
 def crashed(rc, stderr):
     return rc is None or rc < 0 or "Sanitizer" in stderr or \
         "runtime error:" in stderr
+
+
+def run_lab(args, tag, body):
+    """The frame of a live test: body(res, lab) with a new Result and a
+    netns.Lab tagged tag in args.work/lab; a LabError is a failed set-up
+    check, and every namespace must be gone afterwards.  Prints the
+    summary and, when all passed and not --keep, removes the lab's folder.
+    Returns the exit status."""
+    res = Result()
+    lab = netns.Lab(tag, workdir=os.path.join(args.work, "lab"))
+    try:
+        body(res, lab)
+    except netns.LabError as e:
+        res.check(False, "set-up", str(e))
+    finally:
+        left = lab.close()
+    res.check(not left, "every namespace removed", ", ".join(left))
+    out = res.summary()
+    if not args.keep and out == 0:
+        lab.remove_dir()
+    return out
+
+
+# ---------------------------------------------------------------- tapir run
+
+def udp_source(port=4789, encap="vxlan", threads=1):
+    """A udp source on every address, port port."""
+    return {"kind": "udp", "listen": "[::]:%d" % port, "encap": encap,
+            "threads": threads}
+
+
+def start_tapir(t, tapir, workdir, source, workers=None, interval="1s"):
+    """`tapir run` in namespace t with one source (udp_source, or an
+    afpacket dict with interface and threads), a stats line every
+    interval, no health port, HTTP server or change of user, and -j
+    workers when given.  Returns the netns.TapirProc once the source's
+    sockets are bound."""
+    cfg = {"sources": [source], "stats.interval": interval,
+           "health.tcp_ports": "", "http.listen": "", "run.user": ""}
+    tp = t.start_tapir(tapir, workdir, cfg, args=[] if workers is None
+                       else ["-j", str(workers)])
+    if source["kind"] == "udp":
+        tp.wait_udp(int(source["listen"].rsplit(":", 1)[1]))
+    else:
+        tp.wait_afpacket(source["interface"], source.get("threads", 1))
+    return tp
+
+
+def drain_udp(tp, s, t, port, before, timeout):
+    """Wait until tapir has emptied its sockets on port and its stats
+    count every datagram it read: packets + queue_drops = the kernel's UDP
+    InDatagrams since before (kernel_counters(s, t)).  netns.LabError
+    when either takes more than timeout seconds."""
+    netns.wait_for(lambda: udp_recvq(t, port) == 0, timeout,
+                   "tapir to empty its socket's receive queue", proc=tp.proc)
+    k = kernel_delta(before, kernel_counters(s, t))
+    tp.wait_stats(lambda st: st.get("packets", 0) +
+                  st.get("queue_drops", 0) >= k["udp.InDatagrams"], timeout,
+                  "tapir's stats to count the %d datagrams it read" %
+                  k["udp.InDatagrams"])
+
+
+def stop_tapir(res, tp, timeout, what="tapir run exits 0 on SIGTERM",
+               tail=400):
+    """SIGTERM tp and check that it exits 0 within timeout seconds (else
+    SIGKILL) without a sanitizer report; the detail ends with the last
+    tail characters of its stderr."""
+    rc, in_time = tp.stop(signal.SIGTERM, timeout)
+    err = tp.stderr()
+    res.check(rc == 0 and in_time and not crashed(rc, err), what,
+              "status %s%s %s" % (rc, "" if in_time else
+                                  " (killed after %d s)" % timeout,
+                                  err.strip()[-tail:]))
+
+
+def final_logs(res, tp):
+    """The last stats.log line ({} when none) and the conn.log records of
+    a stopped tapir; None, after a failed check, when a log is not JSON
+    lines."""
+    try:
+        return tp.final_stats(), tp.conns()
+    except ValueError as e:
+        res.check(False, "logs are JSON lines", str(e))
+        return None
 
 
 # ---------------------------------------------------------------- pcap

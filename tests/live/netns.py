@@ -459,6 +459,12 @@ class TapirProc:
             return None
         return lines[-1] if lines else None
 
+    def final_stats(self):
+        """The last stats.log line of a stopped tapir, {} when there is
+        none; ValueError when a line is not JSON."""
+        lines = self.stats_lines()
+        return lines[-1] if lines else {}
+
     def conns(self):
         return self.read_jsonl("conn")
 

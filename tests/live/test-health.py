@@ -82,19 +82,7 @@ def main():
     ap = lc.common_args(__doc__)
     args = ap.parse_args()
     lc.setup(args, "health")
-    res = lc.Result()
-    lab = netns.Lab("health", workdir=os.path.join(args.work, "lab"))
-    try:
-        run(args, res, lab)
-    except netns.LabError as e:
-        res.check(False, "set-up", str(e))
-    finally:
-        left = lab.close()
-    res.check(not left, "every namespace removed", ", ".join(left))
-    out = res.summary()
-    if not args.keep and out == 0:
-        lab.remove_dir()
-    return out
+    return lc.run_lab(args, "health", lambda res, lab: run(args, res, lab))
 
 
 def run(args, res, lab):
@@ -190,12 +178,7 @@ def run(args, res, lab):
     res.check(resumed, "after SIGCONT: GET /healthz = 200 again", "")
 
     nlines = len(tp.stats_lines())
-    rc, in_time = tp.stop(signal.SIGTERM, 30)
-    err = tp.stderr()
-    res.check(rc == 0 and in_time and not lc.crashed(rc, err),
-              "SIGTERM: tapir exits 0", "status %s%s %s" %
-              (rc, "" if in_time else " (killed after 30 s)",
-               err.strip()[-300:]))
+    lc.stop_tapir(res, tp, 30, "SIGTERM: tapir exits 0", tail=300)
     lines = tp.stats_lines()
     res.check(len(lines) > nlines and all(k in lines[-1] for k in STATS_KEYS),
               "SIGTERM: a last stats line is written",

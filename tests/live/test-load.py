@@ -94,23 +94,14 @@ UDP_PORTS = {"vxlan": 4789, "geneve": 6081}
 TAPIR_COUNTERS = ("packets", "socket_drops", "queue_drops", "ring_drops")
 
 
-def start(args, t, case, pcap):
+def start(args, t, case):
+    threads = case.get("threads", 1)
     if case["src"] == "udp":
-        port = UDP_PORTS[case["encap"]]
-        src = {"kind": "udp", "listen": "[::]:%d" % port,
-               "encap": case["encap"], "threads": case.get("threads", 1)}
+        src = lc.udp_source(UDP_PORTS[case["encap"]], case["encap"], threads)
     else:
-        src = {"kind": "afpacket", "interface": "t0",
-               "threads": case.get("threads", 1)}
-    cfg = {"sources": [src], "stats.interval": "1s", "health.tcp_ports": "",
-           "http.listen": "", "run.user": ""}
-    tp = t.start_tapir(args.tapir, os.path.join(args.work, "tapir"), cfg,
-                       args=["-j", str(case.get("workers", 1))])
-    if case["src"] == "udp":
-        tp.wait_udp(port)
-    else:
-        tp.wait_afpacket("t0", case.get("threads", 1))
-    return tp
+        src = {"kind": "afpacket", "interface": "t0", "threads": threads}
+    return lc.start_tapir(t, args.tapir, os.path.join(args.work, "tapir"),
+                          src, workers=case.get("workers", 1))
 
 
 def settle(res, tp, t, case, before, s):
@@ -118,16 +109,7 @@ def settle(res, tp, t, case, before, s):
     stats count what it took; return the kernel's counters then."""
     try:
         if case["src"] == "udp":
-            port = UDP_PORTS[case["encap"]]
-            netns.wait_for(lambda: lc.udp_recvq(t, port) == 0, 20,
-                           "tapir to empty its socket's receive queue",
-                           proc=tp.proc)
-            k = lc.kernel_delta(before, lc.kernel_counters(s, t))
-            tp.wait_stats(lambda st: st.get("packets", 0) +
-                          st.get("queue_drops", 0) >=
-                          k["udp.InDatagrams"], 20,
-                          "tapir's stats to count the %d datagrams it read" %
-                          k["udp.InDatagrams"])
+            lc.drain_udp(tp, s, t, UDP_PORTS[case["encap"]], before, 20)
         else:
             k = lc.kernel_delta(before, lc.kernel_counters(s, t))
             if not tp.wait_settled(lambda st: st.get("packets", 0) +
@@ -144,24 +126,15 @@ def settle(res, tp, t, case, before, s):
 
 
 def stop(res, tp):
-    rc, in_time = tp.stop(signal.SIGTERM, 60)
-    err = tp.stderr()
-    res.check(rc == 0 and in_time and not lc.crashed(rc, err),
-              "tapir run exits 0 on SIGTERM", "status %s%s %s" %
-              (rc, "" if in_time else " (killed after 60 s)",
-               err.strip()[-400:]))
-    try:
-        lines = tp.stats_lines()
-        conns = tp.conns()
-    except ValueError as e:
-        res.check(False, "logs are JSON lines", str(e))
-        return {}, []
-    return (lines[-1] if lines else {}), conns
+    """Stop tapir; its last stats line and conn.log records ({} and []
+    when a log is not JSON lines)."""
+    lc.stop_tapir(res, tp, 60)
+    return lc.final_logs(res, tp) or ({}, [])
 
 
 def case_load(args, res, lab, case, pcap):
     s, t = lc.replay_path(lab, pcap, udp=case["src"] == "udp")
-    tp = start(args, t, case, pcap)
+    tp = start(args, t, case)
     before = lc.kernel_counters(s, t)
     # Phase 1: as fast as tcpreplay goes, tapir running.  Whether this
     # loses anything depends on the machine.
@@ -242,7 +215,7 @@ def case_truth(args, res, lab, case, pcap, truth_path):
     with open(truth_path) as f:
         truth = json.load(f)
     s, t = lc.replay_path(lab, pcap, udp=case["src"] == "udp")
-    tp = start(args, t, case, pcap)
+    tp = start(args, t, case)
     before = lc.kernel_counters(s, t)
     rp = lc.replay(s, pcap, TRUTH_PPS if args.rate is None else args.rate)
     res.note("tcpreplay: %s" % lc.jdump(rp))
@@ -353,23 +326,13 @@ def main():
             print("     rewrote %d ERSPAN II records as type III" % n)
         pcap = p3
     print("     capture %s (tracegen %s)" % (pcap, " ".join(case["tg"])))
-    res = lc.Result()
-    lab = netns.Lab(args.case.split("-")[0] + case["src"][:3],
-                    workdir=os.path.join(args.work, "lab"))
-    try:
+
+    def body(res, lab):
         if case["kind"] == "load":
             case_load(args, res, lab, case, pcap)
         else:
             case_truth(args, res, lab, case, pcap, truth)
-    except netns.LabError as e:
-        res.check(False, "set-up", str(e))
-    finally:
-        left = lab.close()
-    res.check(not left, "every namespace removed", ", ".join(left))
-    out = res.summary()
-    if not args.keep and out == 0:
-        lab.remove_dir()
-    return out
+    return lc.run_lab(args, args.case.split("-")[0] + case["src"][:3], body)
 
 
 if __name__ == "__main__":

@@ -100,30 +100,14 @@ def main():
     ap.add_argument("--udp-count", type=int, default=300)
     args = ap.parse_args()
     lc.setup(args, "vxlan-kernel", tools=("tcpdump",))
-    res = lc.Result()
-    lab = netns.Lab("vx", workdir=os.path.join(args.work, "lab"))
-    try:
-        run(args, res, lab)
-    except netns.LabError as e:
-        res.check(False, "set-up", str(e))
-    finally:
-        left = lab.close()
-    res.check(not left, "every namespace removed", ", ".join(left))
-    out = res.summary()
-    if not args.keep and out == 0:
-        lab.remove_dir()
-    return out
+    return lc.run_lab(args, "vx", lambda res, lab: run(args, res, lab))
 
 
 def run(args, res, lab):
     a, b, m, t = build(lab)
     res.note("namespaces: %s" % ", ".join(ns.name for ns in (a, b, m, t)))
-    cfg = {"sources": [{"kind": "udp", "listen": "[::]:4789",
-                        "encap": "vxlan", "threads": 1}],
-           "stats.interval": "1s", "health.tcp_ports": "",
-           "http.listen": "", "run.user": ""}
-    tp = t.start_tapir(args.tapir, os.path.join(args.work, "tapir"), cfg)
-    tp.wait_udp(4789)
+    tp = lc.start_tapir(t, args.tapir, os.path.join(args.work, "tapir"),
+                        lc.udp_source())
 
     ref_path = os.path.join(args.work, "reference-pa.pcap")
     ref = tcpdump(m, "pa", ref_path)
@@ -207,19 +191,11 @@ def run(args, res, lab):
               "socket %d" % (mirrored, rx, dg["InDatagrams"],
                              dg["RcvbufErrors"]))
 
-    rc, in_time = tp.stop(signal.SIGTERM, 30)
-    err = tp.stderr()
-    res.check(rc == 0 and in_time and not lc.crashed(rc, err),
-              "tapir run exits 0 on SIGTERM",
-              "status %s%s %s" % (rc, "" if in_time else " (killed: no exit "
-                                  "within 30 s)", err.strip()[-400:]))
-    try:
-        conns = tp.conns()
-        stats = tp.stats_lines()
-    except ValueError as e:
-        res.check(False, "logs are JSON lines", str(e))
+    lc.stop_tapir(res, tp, 30)
+    logs = lc.final_logs(res, tp)
+    if logs is None:
         return None
-    last = stats[-1] if stats else {}
+    last, conns = logs
     res.note("tapir final stats: %s" % lc.jdump(
         {k: last.get(k) for k in ("packets", "bytes", "duplicates", "flows",
                                   "socket_drops", "ring_drops",

@@ -38,6 +38,7 @@ Standard library only.
 """
 
 import argparse
+import contextlib
 import datetime
 import json
 import os
@@ -87,6 +88,17 @@ def send(args, s, pcap, rate):
     return lc.blast(s, pcap, rate, duration=args.trial)
 
 
+@contextlib.contextmanager
+def scratch_lab(tag, workdir):
+    """A netns.Lab in workdir, closed and its folder removed at the end."""
+    lab = netns.Lab(tag, workdir=workdir)
+    try:
+        yield lab
+    finally:
+        lab.close()
+        lab.remove_dir()
+
+
 class Trial:
     """One trial of one receiver at one rate."""
 
@@ -96,32 +108,20 @@ class Trial:
 
 
 def trial_tapir(args, pcap, rate, workers, idx):
-    lab = netns.Lab("zl", workdir=os.path.join(args.work, "t%03d" % idx))
-    try:
+    with scratch_lab("zl", os.path.join(args.work, "t%03d" % idx)) as lab:
         s, t = lc.replay_path(lab, pcap, udp=True)
-        cfg = {"sources": [{"kind": "udp", "listen": "[::]:4789",
-                            "encap": "vxlan", "threads": args.threads}],
-               "stats.interval": "1s", "health.tcp_ports": "",
-               "http.listen": "", "run.user": ""}
-        tp = t.start_tapir(args.tapir, os.path.join(lab.dir, "tapir"), cfg,
-                           args=["-j", str(workers)])
-        tp.wait_udp(4789)
+        tp = lc.start_tapir(t, args.tapir, os.path.join(lab.dir, "tapir"),
+                            lc.udp_source(threads=args.threads),
+                            workers=workers)
         before = lc.kernel_counters(s, t)
         rp = send(args, s, pcap, rate)
         try:
-            netns.wait_for(lambda: lc.udp_recvq(t, 4789) == 0, 30,
-                           "tapir to empty its socket", proc=tp.proc)
-            k = lc.kernel_delta(before, lc.kernel_counters(s, t))
-            tp.wait_stats(lambda st: st.get("packets", 0) +
-                          st.get("queue_drops", 0) >=
-                          k["udp.InDatagrams"], 30,
-                          "tapir to count what it read")
+            lc.drain_udp(tp, s, t, 4789, before, 30)
         except netns.LabError as e:
             log("    note: %s" % e)
         k = lc.kernel_delta(before, lc.kernel_counters(s, t))
         rc, _ = tp.stop(signal.SIGTERM, 120)
-        lines = tp.stats_lines()
-        st = lines[-1] if lines else {}
+        st = tp.final_stats()
         if rc != 0:
             raise netns.LabError("tapir exited %s: %s" %
                                  (rc, tp.stderr()[-300:]))
@@ -133,14 +133,10 @@ def trial_tapir(args, pcap, rate, workers, idx):
                                        k["s0_tx_dropped"],
                                        k["udp.RcvbufErrors"]))
         return Trial(sent, lost, rp.get("pps", 0), detail)
-    finally:
-        lab.close()
-        lab.remove_dir()
 
 
 def trial_tcpdump(args, pcap, rate, idx):
-    lab = netns.Lab("zl", workdir=os.path.join(args.work, "t%03d" % idx))
-    try:
+    with scratch_lab("zl", os.path.join(args.work, "t%03d" % idx)) as lab:
         s, t = lc.replay_path(lab, pcap, udp=False)
         buf = ["-B", str(args.tcpdump_buffer)] if args.tcpdump_buffer else []
         td = t.popen(["tcpdump", "-i", "t0", "-n", "-w", "/dev/null"] + buf,
@@ -168,9 +164,6 @@ def trial_tcpdump(args, pcap, rate, idx):
                                          k["s0_tx_dropped"] +
                                          k["t0_rx_dropped"]))
         return Trial(sent, lost, rp.get("pps", 0), detail)
-    finally:
-        lab.close()
-        lab.remove_dir()
 
 
 def search(args, name, run_trial, facts):
@@ -216,16 +209,11 @@ def search(args, name, run_trial, facts):
 def soak(args, pcap, rate, facts):
     """tapir at rate for args.soak seconds; its RSS every 10 s, from 10 s
     in (VmRSS of the process, all threads)."""
-    lab = netns.Lab("soak", workdir=os.path.join(args.work, "soak"))
-    try:
+    with scratch_lab("soak", os.path.join(args.work, "soak")) as lab:
         s, t = lc.replay_path(lab, pcap, udp=True)
-        cfg = {"sources": [{"kind": "udp", "listen": "[::]:4789",
-                            "encap": "vxlan", "threads": args.threads}],
-               "stats.interval": "10s", "health.tcp_ports": "",
-               "http.listen": "", "run.user": ""}
-        tp = t.start_tapir(args.tapir, os.path.join(lab.dir, "tapir"), cfg,
-                           args=["-j", str(args.soak_workers)])
-        tp.wait_udp(4789)
+        tp = lc.start_tapir(t, args.tapir, os.path.join(lab.dir, "tapir"),
+                            lc.udp_source(threads=args.threads),
+                            workers=args.soak_workers, interval="10s")
         if args.sender == "tcpreplay":
             cmd = ["tcpreplay", "-i", "s0", "-K", "--pps", str(int(rate)),
                    "--loop", "0", "--duration", str(int(args.soak)), pcap]
@@ -248,12 +236,7 @@ def soak(args, pcap, rate, facts):
         sender_out = lc.tcpreplay_summary(out) if args.sender == \
             "tcpreplay" else {"successful": int(m.group(1)) if m else None}
         rc, _ = tp.stop(signal.SIGTERM, 120)
-        lines = tp.stats_lines()
-        st = lines[-1] if lines else {}
-        return samples, sender_out, st, rc
-    finally:
-        lab.close()
-        lab.remove_dir()
+        return samples, sender_out, tp.final_stats(), rc
 
 
 def tapir_version(tapir):

@@ -97,6 +97,28 @@ static int rx_open(unsigned idx, unsigned n)
 	return rc;
 }
 
+/* Every one of n threads of F.sc opened. */
+static void open_all(unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		assert_int_equal(rx_open(i, n), 0);
+}
+
+/* Up to max frames of member t into F.pkts within timeout_ms: what recv
+ * returns. */
+static int rx_recv(unsigned t, unsigned max, int timeout_ms)
+{
+	return F.rx[t].ops->recv(&F.rx[t], F.pkts, max, timeout_ms, F.err,
+				 sizeof(F.err));
+}
+
+static struct tp_rx_stats rx_stats(unsigned t)
+{
+	struct tp_rx_stats st;
+	F.rx[t].ops->stats(&F.rx[t], &st);
+	return st;
+}
+
 static void assert_addr_v4(const struct tp_addr *a, uint8_t x0, uint8_t x1,
 			   uint8_t x2, uint8_t x3)
 {
@@ -106,8 +128,9 @@ static void assert_addr_v4(const struct tp_addr *a, uint8_t x0, uint8_t x1,
 	assert_memory_equal(a->b, want.b, 16);
 }
 
-/* A port free on loopback now. */
-static uint16_t free_port(int family)
+/* A UDP socket bound to a port of its own on every address; *sport is
+ * that port. */
+static int sender(int family, uint16_t *sport)
 {
 	int fd = socket(family, SOCK_DGRAM, 0);
 	struct sockaddr_storage ss;
@@ -121,8 +144,16 @@ static uint16_t free_port(int family)
 						: sizeof(struct sockaddr_in6)),
 			 0);
 	assert_int_equal(getsockname(fd, (struct sockaddr *)&ss, &len), 0);
-	close(fd);
-	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	*sport = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	return fd;
+}
+
+/* A port free on loopback now. */
+static uint16_t free_port(int family)
+{
+	uint16_t port;
+	close(sender(family, &port));
+	return port;
 }
 
 static void put16(uint8_t *q, uint16_t v)
@@ -157,25 +188,6 @@ static size_t vxlan_pkt(uint8_t *q, uint32_t vni, uint16_t sport)
 	q[6] = (uint8_t)vni;
 	memcpy(q + 8, eth, 14);
 	return 22 + inner_ip4(q + 22, sport);
-}
-
-/* A socket that sends to addr:port; *sport is its own port. */
-static int sender(int family, uint16_t *sport)
-{
-	int fd = socket(family, SOCK_DGRAM, 0);
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-
-	assert_true(fd >= 0);
-	memset(&ss, 0, sizeof(ss));
-	ss.ss_family = (sa_family_t)family;
-	assert_int_equal(bind(fd, (struct sockaddr *)&ss,
-			      family == AF_INET ? sizeof(struct sockaddr_in)
-						: sizeof(struct sockaddr_in6)),
-			 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&ss, &len), 0);
-	*sport = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-	return fd;
 }
 
 static void send_to(int fd, const char *addr, uint16_t port,
@@ -215,6 +227,25 @@ static void udp_cfg(const char *addr, uint16_t port, uint8_t encap,
 	F.sc.buffer = 1u << 20;
 }
 
+/* udp_cfg, and every one of its threads opened. */
+static void open_udp(const char *addr, uint16_t port, uint8_t encap,
+		     uint32_t threads)
+{
+	udp_cfg(addr, port, encap, threads);
+	open_all(threads);
+}
+
+/* One datagram to addr:port from a socket of its own; that socket's port. */
+static uint16_t send_once(int family, const char *addr, uint16_t port,
+			  const uint8_t *buf, size_t len)
+{
+	uint16_t sport;
+	int fd = sender(family, &sport);
+	send_to(fd, addr, port, buf, len);
+	close(fd);
+	return sport;
+}
+
 /* --- UDP listener ----------------------------------------------------- */
 
 #define NSEND 32
@@ -225,18 +256,14 @@ static void test_udp_v4_two_threads(void **state)
 {
 	(void)state;
 	uint16_t port = free_port(AF_INET);
-	udp_cfg("127.0.0.1", port, TP_ENCAP_VXLAN, 2);
-	assert_int_equal(rx_open(0, 2), 0);
-	assert_int_equal(rx_open(1, 2), 0);
+	open_udp("127.0.0.1", port, TP_ENCAP_VXLAN, 2);
 
 	uint8_t buf[128];
 	uint16_t sports[NSEND];
 	size_t len = 0;
 	for (unsigned i = 0; i < NSEND; i++) {
-		int fd = sender(AF_INET, &sports[i]);
 		len = vxlan_pkt(buf, 100 + i, (uint16_t)(1000 + i));
-		send_to(fd, "127.0.0.1", port, buf, len);
-		close(fd);
+		sports[i] = send_once(AF_INET, "127.0.0.1", port, buf, len);
 	}
 	assert_int_equal(len, 54);
 
@@ -244,9 +271,7 @@ static void test_udp_v4_two_threads(void **state)
 	uint64_t t0 = real_ns(), deadline = mono_ns() + 2000000000ull;
 	while (got < NSEND && mono_ns() < deadline) {
 		for (unsigned t = 0; t < 2; t++) {
-			int n = F.rx[t].ops->recv(&F.rx[t], F.pkts,
-						  TP_RX_BATCH, 20, F.err,
-						  sizeof(F.err));
+			int n = rx_recv(t, TP_RX_BATCH, 20);
 			assert_true(n >= 0);
 			per[t] += (unsigned)n;
 			for (int k = 0; k < n; k++) {
@@ -292,9 +317,7 @@ static void test_udp_v4_two_threads(void **state)
 	/* SO_REUSEPORT spread the 32 outer flows over both sockets. */
 	assert_true(per[0] > 0 && per[1] > 0);
 
-	struct tp_rx_stats st[2];
-	for (unsigned t = 0; t < 2; t++)
-		F.rx[t].ops->stats(&F.rx[t], &st[t]);
+	struct tp_rx_stats st[2] = {rx_stats(0), rx_stats(1)};
 	assert_int_equal(st[0].frames + st[1].frames, NSEND);
 	assert_int_equal(st[0].frames, per[0]);
 	assert_int_equal(st[0].bytes + st[1].bytes, NSEND * (54 + 28));
@@ -309,8 +332,7 @@ static int recv_one(unsigned t)
 	uint64_t deadline = mono_ns() + 1000000000ull;
 	int n = 0;
 	while (n == 0 && mono_ns() < deadline)
-		n = F.rx[t].ops->recv(&F.rx[t], F.pkts, TP_RX_BATCH, 50,
-				      F.err, sizeof(F.err));
+		n = rx_recv(t, TP_RX_BATCH, 50);
 	return n;
 }
 
@@ -319,9 +341,8 @@ static int recv_one(unsigned t)
 static void test_udp_v6_geneve(void **state)
 {
 	(void)state;
-	uint16_t port = free_port(AF_INET6), sport;
-	udp_cfg("::1", port, TP_ENCAP_GENEVE, 1);
-	assert_int_equal(rx_open(0, 1), 0);
+	uint16_t port = free_port(AF_INET6);
+	open_udp("::1", port, TP_ENCAP_GENEVE, 1);
 
 	uint8_t buf[128] = {
 		0x03, 0x00, 0x08, 0x00, 0x00, 0x12, 0x34, 0x00, /* 3 opt words */
@@ -329,9 +350,7 @@ static void test_udp_v6_geneve(void **state)
 		0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88,
 	};
 	size_t len = 20 + inner_ip4(buf + 20, 4242);
-	int fd = sender(AF_INET6, &sport);
-	send_to(fd, "::1", port, buf, len);
-	close(fd);
+	uint16_t sport = send_once(AF_INET6, "::1", port, buf, len);
 
 	assert_int_equal(recv_one(0), 1);
 	struct tp_pkt *p = &F.pkts[0];
@@ -362,15 +381,12 @@ static void test_udp_v6_geneve(void **state)
 static void test_udp_dual_stack(void **state)
 {
 	(void)state;
-	uint16_t port = free_port(AF_INET6), sport;
-	udp_cfg("::", port, TP_ENCAP_VXLAN, 1);
-	assert_int_equal(rx_open(0, 1), 0);
+	uint16_t port = free_port(AF_INET6);
+	open_udp("::", port, TP_ENCAP_VXLAN, 1);
 
 	uint8_t buf[128];
 	size_t len = vxlan_pkt(buf, 7, 5353);
-	int fd = sender(AF_INET, &sport);
-	send_to(fd, "127.0.0.1", port, buf, len);
-	close(fd);
+	uint16_t sport = send_once(AF_INET, "127.0.0.1", port, buf, len);
 
 	assert_int_equal(recv_one(0), 1);
 	struct tp_pkt *p = &F.pkts[0];
@@ -392,22 +408,18 @@ static void test_udp_dual_stack(void **state)
 static void test_udp_truncated(void **state)
 {
 	(void)state;
-	uint16_t port = free_port(AF_INET), sport;
-	udp_cfg("127.0.0.1", port, TP_ENCAP_VXLAN, 1);
-	assert_int_equal(rx_open(0, 1), 0);
+	uint16_t port = free_port(AF_INET);
+	open_udp("127.0.0.1", port, TP_ENCAP_VXLAN, 1);
 
 	static uint8_t big[12000];
 	(void)vxlan_pkt(big, 9, 99);
-	int fd = sender(AF_INET, &sport);
-	send_to(fd, "127.0.0.1", port, big, sizeof(big));
-	close(fd);
+	(void)send_once(AF_INET, "127.0.0.1", port, big, sizeof(big));
 
 	assert_int_equal(recv_one(0), 1);
 	assert_int_equal(F.pkts[0].caplen, TP_RX_FRAME);
 	assert_int_equal(F.pkts[0].wirelen, 12000 + 28);
 	assert_memory_equal(F.pkts[0].data, big, TP_RX_FRAME);
-	struct tp_rx_stats st;
-	F.rx[0].ops->stats(&F.rx[0], &st);
+	struct tp_rx_stats st = rx_stats(0);
 	assert_int_equal(st.truncated, 1);
 	assert_int_equal(st.frames, 1);
 	assert_int_equal(st.bytes, 12000 + 28);
@@ -418,8 +430,7 @@ static unsigned drain(unsigned t)
 {
 	unsigned got = 0;
 	int n;
-	while ((n = F.rx[t].ops->recv(&F.rx[t], F.pkts, TP_RX_BATCH, 50,
-				      F.err, sizeof(F.err))) > 0)
+	while ((n = rx_recv(t, TP_RX_BATCH, 50)) > 0)
 		got += (unsigned)n;
 	assert_int_equal(n, 0);
 	return got;
@@ -433,7 +444,7 @@ static void test_udp_overflow(void **state)
 	uint16_t port = free_port(AF_INET), sport;
 	udp_cfg("127.0.0.1", port, TP_ENCAP_VXLAN, 1);
 	F.sc.buffer = 1; /* the kernel's minimum */
-	assert_int_equal(rx_open(0, 1), 0);
+	open_all(1);
 
 	static uint8_t buf[1000];
 	(void)vxlan_pkt(buf, 1, 1);
@@ -450,8 +461,7 @@ static void test_udp_overflow(void **state)
 	assert_int_equal(recv_one(0), 1);
 	got++;
 
-	struct tp_rx_stats st;
-	F.rx[0].ops->stats(&F.rx[0], &st);
+	struct tp_rx_stats st = rx_stats(0);
 	assert_int_equal(st.frames, got);
 	assert_true(st.drops > 0);
 	assert_int_equal(st.frames + st.drops, nsend + 1);
@@ -538,19 +548,23 @@ static void replay_cfg(uint32_t speed, bool loop)
 	F.sc.loop = loop;
 }
 
+/* write_pcap, replay_cfg, and the source opened. */
+static void open_replay(unsigned gap_ms, uint32_t big_caplen, uint32_t speed,
+			bool loop)
+{
+	write_pcap(gap_ms, big_caplen);
+	replay_cfg(speed, loop);
+	open_all(1);
+}
+
 static void test_replay_flat_out(void **state)
 {
 	(void)state;
-	write_pcap(1000, 0);
-	replay_cfg(0, false);
-	assert_int_equal(rx_open(0, 1), 0);
+	open_replay(1000, 0, 0, false);
 
 	uint64_t t0 = real_ns(), m0 = mono_ns();
-	struct tp_rx *rx = &F.rx[0];
 	/* Four, then the other two, then the end. */
-	assert_int_equal(rx->ops->recv(rx, F.pkts, 4, 1000, F.err,
-				       sizeof(F.err)),
-			 4);
+	assert_int_equal(rx_recv(0, 4, 1000), 4);
 	for (unsigned i = 0; i < 4; i++) {
 		assert_int_equal(F.pkts[i].data[0], i);
 		assert_int_equal(F.pkts[i].data[1], 0xa0 + i);
@@ -562,19 +576,14 @@ static void test_replay_flat_out(void **state)
 		assert_true(F.pkts[i].ts_ns >= t0 &&
 			    F.pkts[i].ts_ns <= real_ns());
 	}
-	assert_int_equal(rx->ops->recv(rx, F.pkts, TP_RX_BATCH, 1000, F.err,
-				       sizeof(F.err)),
-			 2);
+	assert_int_equal(rx_recv(0, TP_RX_BATCH, 1000), 2);
 	assert_int_equal(F.pkts[0].data[0], 4);
 	assert_int_equal(F.pkts[1].data[0], 5);
 	assert_int_equal(F.pkts[1].caplen, 65);
-	assert_int_equal(rx->ops->recv(rx, F.pkts, TP_RX_BATCH, 1000, F.err,
-				       sizeof(F.err)),
-			 TP_RX_END);
+	assert_int_equal(rx_recv(0, TP_RX_BATCH, 1000), TP_RX_END);
 	/* Flat out: the one-second gaps were not slept. */
 	assert_true(mono_ns() - m0 < 500000000ull);
-	struct tp_rx_stats st;
-	rx->ops->stats(rx, &st);
+	struct tp_rx_stats st = rx_stats(0);
 	assert_int_equal(st.frames, NREC);
 	assert_int_equal(st.bytes, 6 * 64 + 15);
 	assert_int_equal(st.truncated, 0);
@@ -587,17 +596,13 @@ static void test_replay_flat_out(void **state)
 static void test_replay_paced(void **state)
 {
 	(void)state;
-	write_pcap(100, 0);
-	replay_cfg(4000, false);
-	assert_int_equal(rx_open(0, 1), 0);
+	open_replay(100, 0, 4000, false);
 
-	struct tp_rx *rx = &F.rx[0];
 	uint64_t at[NREC], ts[NREC];
 	uint64_t before = mono_ns(), real_before = real_ns();
 	unsigned got = 0;
 	int n;
-	while ((n = rx->ops->recv(rx, F.pkts, TP_RX_BATCH, 100, F.err,
-				  sizeof(F.err))) != TP_RX_END) {
+	while ((n = rx_recv(0, TP_RX_BATCH, 100)) != TP_RX_END) {
 		assert_true(n >= 0);
 		uint64_t now = mono_ns();
 		for (int k = 0; k < n; k++) {
@@ -620,23 +625,14 @@ static void test_replay_paced(void **state)
 static void test_replay_timeout(void **state)
 {
 	(void)state;
-	write_pcap(300, 0);
-	replay_cfg(1000, false);
-	assert_int_equal(rx_open(0, 1), 0);
-	struct tp_rx *rx = &F.rx[0];
+	open_replay(300, 0, 1000, false);
 
-	assert_int_equal(rx->ops->recv(rx, F.pkts, TP_RX_BATCH, 20, F.err,
-				       sizeof(F.err)),
-			 1);
+	assert_int_equal(rx_recv(0, TP_RX_BATCH, 20), 1);
 	uint64_t m0 = mono_ns();
-	assert_int_equal(rx->ops->recv(rx, F.pkts, TP_RX_BATCH, 20, F.err,
-				       sizeof(F.err)),
-			 0);
+	assert_int_equal(rx_recv(0, TP_RX_BATCH, 20), 0);
 	uint64_t waited = mono_ns() - m0;
 	assert_true(waited >= 19000000ull && waited < 150000000ull);
-	assert_int_equal(rx->ops->recv(rx, F.pkts, TP_RX_BATCH, 1000, F.err,
-				       sizeof(F.err)),
-			 1);
+	assert_int_equal(rx_recv(0, TP_RX_BATCH, 1000), 1);
 	assert_int_equal(F.pkts[0].data[0], 1);
 }
 
@@ -644,15 +640,11 @@ static void test_replay_timeout(void **state)
 static void test_replay_loop(void **state)
 {
 	(void)state;
-	write_pcap(1, 12000);
-	replay_cfg(0, true);
-	assert_int_equal(rx_open(0, 1), 0);
-	struct tp_rx *rx = &F.rx[0];
+	open_replay(1, 12000, 0, true);
 
 	unsigned got = 0;
 	while (got < 3 * NREC) {
-		int n = rx->ops->recv(rx, F.pkts, 4, 1000, F.err,
-				      sizeof(F.err));
+		int n = rx_recv(0, 4, 1000);
 		assert_true(n > 0);
 		for (int k = 0; k < n; k++, got++) {
 			assert_int_equal(F.pkts[k].data[0], got % NREC);
@@ -663,8 +655,7 @@ static void test_replay_loop(void **state)
 			}
 		}
 	}
-	struct tp_rx_stats st;
-	rx->ops->stats(rx, &st);
+	struct tp_rx_stats st = rx_stats(0);
 	assert_true(st.frames >= 3 * NREC);
 	assert_int_equal(st.truncated, 3);
 }
@@ -833,8 +824,7 @@ static void test_afpacket_veth(void **state)
 	snprintf(F.sc.interface, sizeof(F.sc.interface), "tprx1");
 	F.sc.threads = 2;
 	F.sc.buffer = 4u << 20;
-	assert_int_equal(rx_open(0, 2), 0);
-	assert_int_equal(rx_open(1, 2), 0);
+	open_all(2);
 
 	int tx = socket(AF_PACKET, SOCK_RAW, 0);
 	assert_true(tx >= 0);
@@ -863,9 +853,7 @@ static void test_afpacket_veth(void **state)
 	uint64_t t0 = real_ns(), deadline = mono_ns() + 3000000000ull;
 	while (got < NFLOWS + 1 && mono_ns() < deadline) {
 		for (unsigned t = 0; t < 2; t++) {
-			int n = F.rx[t].ops->recv(&F.rx[t], F.pkts,
-						  TP_RX_BATCH, 20, F.err,
-						  sizeof(F.err));
+			int n = rx_recv(t, TP_RX_BATCH, 20);
 			assert_true(n >= 0);
 			for (int k = 0; k < n; k++) {
 				struct tp_pkt *p = &F.pkts[k];
@@ -910,9 +898,7 @@ static void test_afpacket_veth(void **state)
 	/* PACKET_FANOUT_HASH spread 65 flows over both members. */
 	assert_true(per[0] > 0 && per[1] > 0);
 
-	struct tp_rx_stats st[2];
-	for (unsigned t = 0; t < 2; t++)
-		F.rx[t].ops->stats(&F.rx[t], &st[t]);
+	struct tp_rx_stats st[2] = {rx_stats(0), rx_stats(1)};
 	assert_true(st[0].frames + st[1].frames >= NFLOWS + 1);
 	assert_int_equal(st[0].drops + st[1].drops, 0);
 	assert_int_equal(st[0].truncated + st[1].truncated, 0);

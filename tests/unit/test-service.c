@@ -79,15 +79,14 @@ struct resp {
 	size_t body_len;
 };
 
-static int connect_lo(uint16_t port)
+/* A blocking TCP connection to a: the fd, or -errno. */
+static int connect_to(const void *a, socklen_t len)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET,
-				.sin_port = htons(port),
-				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = socket(((const struct sockaddr *)a)->sa_family,
+			SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+	if (connect(fd, a, len) < 0) {
 		int e = errno;
 		close(fd);
 		return -e;
@@ -95,20 +94,20 @@ static int connect_lo(uint16_t port)
 	return fd;
 }
 
+static int connect_lo(uint16_t port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_port = htons(port),
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	return connect_to(&a, sizeof(a));
+}
+
 static int connect_lo6(uint16_t port)
 {
 	struct sockaddr_in6 a = {.sin6_family = AF_INET6,
 				 .sin6_port = htons(port),
 				 .sin6_addr = IN6ADDR_LOOPBACK_INIT};
-	int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-		int e = errno;
-		close(fd);
-		return -e;
-	}
-	return fd;
+	return connect_to(&a, sizeof(a));
 }
 
 static void http(uint16_t port, const char *method, const char *path,
@@ -160,51 +159,56 @@ static void assert_header(const struct resp *r, const char *line)
 		fail_msg("no header '%s' in:\n%s", line, r->head);
 }
 
+/* method path answers status, with body when not NULL, and with the header
+ * line when not NULL. */
+static void expect(uint16_t port, const char *method, const char *path,
+		   int status, const char *body, const char *header)
+{
+	struct resp r;
+
+	http(port, method, path, &r);
+	assert_int_equal(r.status, status);
+	if (body) {
+		assert_int_equal(r.body_len, strlen(body));
+		assert_string_equal(r.body, body);
+	}
+	if (header)
+		assert_header(&r, header);
+	resp_free(&r);
+}
+
+/* A server on listen (port 0: one the kernel picks); its port in *port. */
+static struct tp_httpd *httpd_on(const char *listen, uint16_t *port)
+{
+	char err[256] = "";
+	struct tp_httpd *h = tp_httpd_start(listen, &source, err, sizeof(err));
+
+	assert_non_null(h);
+	*port = tp_httpd_port(h);
+	assert_true(*port != 0);
+	return h;
+}
+
 /* --- HTTP server --- */
 
 static void test_healthz(void **state)
 {
-	char err[256] = "";
-	struct resp r;
+	uint16_t port;
 
 	(void)state;
-	struct tp_httpd *h = tp_httpd_start("127.0.0.1:0", &source, err,
-					    sizeof(err));
-	assert_non_null(h);
-	uint16_t port = tp_httpd_port(h);
-	assert_true(port != 0);
+	struct tp_httpd *h = httpd_on("127.0.0.1:0", &port);
 
-	http(port, "GET", "/healthz", &r);
-	assert_int_equal(r.status, 200);
-	assert_string_equal(r.body, "ok\n");
-	assert_header(&r, "Content-Type: text/plain");
-	resp_free(&r);
-
+	expect(port, "GET", "/healthz", 200, "ok\n", "Content-Type: text/plain");
 	atomic_store(&F.healthy, false);
-	http(port, "GET", "/healthz", &r);
-	assert_int_equal(r.status, 503);
-	assert_string_equal(r.body, "no source has received for 5 s\n");
-	assert_header(&r, "Content-Type: text/plain");
-	resp_free(&r);
-
+	expect(port, "GET", "/healthz", 503, "no source has received for 5 s\n",
+	       "Content-Type: text/plain");
 	atomic_store(&F.healthy, true);
-	http(port, "GET", "/healthz", &r);
-	assert_int_equal(r.status, 200);
-	assert_string_equal(r.body, "ok\n");
-	resp_free(&r);
-
+	expect(port, "GET", "/healthz", 200, "ok\n", NULL);
 	/* HEAD: the GET route, no body. */
-	http(port, "HEAD", "/healthz", &r);
-	assert_int_equal(r.status, 200);
-	assert_int_equal(r.body_len, 0);
-	resp_free(&r);
-
+	expect(port, "HEAD", "/healthz", 200, "", NULL);
 	/* Shutting down: 503 whatever the pipeline says. */
 	tp_httpd_set_stopping(h);
-	http(port, "GET", "/healthz", &r);
-	assert_int_equal(r.status, 503);
-	assert_string_equal(r.body, "stopping\n");
-	resp_free(&r);
+	expect(port, "GET", "/healthz", 503, "stopping\n", NULL);
 
 	tp_httpd_stop(h);
 	/* The port is closed with the server. */
@@ -213,17 +217,15 @@ static void test_healthz(void **state)
 
 static void test_stats(void **state)
 {
-	char err[256] = "";
 	struct resp r;
+	uint16_t port;
 	const char *small =
 		"{\"packets\":1200,\"bytes\":345600,\"duplicates\":17,"
 		"\"sessions\":[{\"name\":\"10.0.1.10/1000\",\"packets\":1200,"
 		"\"queue_drops\":0}]}";
 
 	(void)state;
-	struct tp_httpd *h = tp_httpd_start(":0", &source, err, sizeof(err));
-	assert_non_null(h);
-	uint16_t port = tp_httpd_port(h);
+	struct tp_httpd *h = httpd_on(":0", &port);
 
 	F.json = small;
 	http(port, "GET", "/api/stats", &r);
@@ -262,32 +264,16 @@ static void test_stats(void **state)
 
 static void test_not_found_and_method(void **state)
 {
-	char err[256] = "";
-	struct resp r;
+	uint16_t port;
 
 	(void)state;
-	struct tp_httpd *h = tp_httpd_start("127.0.0.1:0", &source, err,
-					    sizeof(err));
-	assert_non_null(h);
-	uint16_t port = tp_httpd_port(h);
+	struct tp_httpd *h = httpd_on("127.0.0.1:0", &port);
 
-	http(port, "GET", "/nope", &r);
-	assert_int_equal(r.status, 404);
-	resp_free(&r);
-	http(port, "GET", "/healthz/", &r);
-	assert_int_equal(r.status, 404);
-	resp_free(&r);
-	http(port, "GET", "/", &r);
-	assert_int_equal(r.status, 404);
-	resp_free(&r);
-
-	http(port, "POST", "/healthz", &r);
-	assert_int_equal(r.status, 405);
-	assert_header(&r, "Allow: GET, HEAD");
-	resp_free(&r);
-	http(port, "DELETE", "/api/stats", &r);
-	assert_int_equal(r.status, 405);
-	resp_free(&r);
+	expect(port, "GET", "/nope", 404, NULL, NULL);
+	expect(port, "GET", "/healthz/", 404, NULL, NULL);
+	expect(port, "GET", "/", 404, NULL, NULL);
+	expect(port, "POST", "/healthz", 405, NULL, "Allow: GET, HEAD");
+	expect(port, "DELETE", "/api/stats", 405, NULL, NULL);
 	assert_int_equal(atomic_load(&F.stats_calls), 0);
 
 	tp_httpd_stop(h);
@@ -306,11 +292,10 @@ static void test_httpd_errors(void **state)
 				   sizeof(err)));
 
 	/* The port of another server: a message that names it. */
-	struct tp_httpd *h = tp_httpd_start("127.0.0.1:0", &source, err,
-					    sizeof(err));
-	assert_non_null(h);
+	uint16_t port;
+	struct tp_httpd *h = httpd_on("127.0.0.1:0", &port);
 	char listen[32], want[96];
-	snprintf(listen, sizeof(listen), "127.0.0.1:%u", tp_httpd_port(h));
+	snprintf(listen, sizeof(listen), "127.0.0.1:%u", port);
 	snprintf(want, sizeof(want),
 		 "cannot listen on TCP %s: Address already in use", listen);
 	assert_null(tp_httpd_start(listen, &source, err, sizeof(err)));
@@ -438,10 +423,10 @@ static void test_health_tcp_port_taken(void **state)
 {
 	char err[256] = "";
 
+	uint16_t port;
+
 	(void)state;
-	struct tp_httpd *h = tp_httpd_start(":0", &source, err, sizeof(err));
-	assert_non_null(h);
-	uint16_t port = tp_httpd_port(h);
+	struct tp_httpd *h = httpd_on(":0", &port);
 	assert_null(tp_health_tcp_start(&port, 1, &source, err, sizeof(err)));
 	char want[80];
 	snprintf(want, sizeof(want), "cannot listen on TCP [::]:%u: "
