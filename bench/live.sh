@@ -8,7 +8,9 @@
 #
 #   --trial SEC        length of each trial (default 60)
 #   --iterations N     bisection steps per receiver (default 7)
-#   --receivers LIST   which receivers to measure, in order
+#   --receivers LIST   which receivers to measure, in order (tapir-jN: udp
+#                      source; tapir-af-jN: afpacket on the veth, the path
+#                      tcpdump takes; tcpdump)
 #   --threads N        receive sockets of tapir's udp source (default 1)
 #   --soak SEC         then run tapir -j 1 at half its zero-loss rate for
 #                      SEC seconds, sampling RSS every 10 s
