@@ -76,7 +76,9 @@ struct tp_worker {
 	 * word `wake`, which a producer bumps when it sees the flag. */
 	_Alignas(64) _Atomic uint32_t asleep;
 	_Atomic uint32_t wake;
-	_Atomic uint64_t beat;         /* advances while the thread runs */
+	/* Advances while the thread runs; a line of its own, away from the
+	 * flag the producers read. */
+	_Alignas(64) _Atomic uint64_t beat;
 	pthread_t thread;
 	int running;
 };
