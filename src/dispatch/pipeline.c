@@ -26,12 +26,6 @@
 #define TICK_NS 1000000000ull
 /* Ring of a file reader: deep enough to ride out a slow worker moment. */
 #define READ_RING_ORDER 14
-/* Health: a thread that has not moved for this long is stuck. */
-#define STUCK_NS (5 * 1000000000ull)
-/* Health: the window over which loss is judged, and the most loss that is
- * still healthy, in parts per thousand. */
-#define LOSS_WINDOW_NS (10 * 1000000000ull)
-#define LOSS_MAX_PERMILLE 10
 
 /* A decoding thread's state.  Cache-line aligned: its counters are written
  * by one thread and read by the stats. */
@@ -612,7 +606,7 @@ bool tp_pipeline_check_health(struct tp_pipeline *pl, uint64_t now_ns,
 		if (b != pl->beats[i] || pl->beat_ns[i] == 0) {
 			pl->beats[i] = b;
 			pl->beat_ns[i] = now_ns;
-		} else if (ok && now_ns - pl->beat_ns[i] > STUCK_NS) {
+		} else if (ok && now_ns - pl->beat_ns[i] > pl->cfg->health_stuck_ns) {
 			if (i < pl->nfronts)
 				snprintf(why, n, "receive thread %u stuck", i);
 			else
@@ -626,16 +620,18 @@ bool tp_pipeline_check_health(struct tp_pipeline *pl, uint64_t now_ns,
 	tp_pipeline_totals(pl, &t);
 	uint64_t lost = t.socket_drops + t.ring_drops + t.queue_drops;
 	uint64_t seen = t.packets + t.socket_drops + t.ring_drops;
-	if (pl->loss_ns == 0 || now_ns - pl->loss_ns >= LOSS_WINDOW_NS) {
+	uint64_t window = pl->cfg->health_loss_window_ns;
+	if (pl->loss_ns == 0 || now_ns - pl->loss_ns >= window) {
 		/* A new window; judge the one that ended, and keep the
 		 * verdict until the next one ends. */
 		uint64_t dl = lost - pl->loss_lost, ds = seen - pl->loss_seen;
 		pl->overload[0] = 0;
-		if (pl->loss_ns && ds && dl * 1000 > ds * LOSS_MAX_PERMILLE)
+		if (pl->loss_ns && ds &&
+		    dl * 100 > ds * pl->cfg->health_max_loss_percent)
 			snprintf(pl->overload, sizeof(pl->overload),
 				 "overloaded: lost %" PRIu64 " of %" PRIu64
 				 " packets in %.0f s", dl, ds,
-				 LOSS_WINDOW_NS / 1e9);
+				 (double)(now_ns - pl->loss_ns) / 1e9);
 		pl->loss_ns = now_ns;
 		pl->loss_lost = lost;
 		pl->loss_seen = seen;
