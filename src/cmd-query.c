@@ -57,7 +57,15 @@ static int parse_time(const char *s, uint64_t now_ns, uint64_t *ns)
 		return 0;
 	}
 	if (!errno && end != s && *end == 0 && v >= 0 && v < 1e10) {
-		*ns = (uint64_t)(v * 1e9 + 0.5);
+		/* Exact to the nanosecond: a double is not. */
+		uint64_t sec = strtoull(s, &end, 10), frac = 0, scale = 1000000000;
+		if (*end == '.')
+			for (end++; *end >= '0' && *end <= '9'; end++)
+				if (scale /= 10)
+					frac += (uint64_t)(*end - '0') * scale;
+		if (*end)
+			return -1;
+		*ns = sec * 1000000000ull + frac;
 		return 0;
 	}
 	struct tm tm;
