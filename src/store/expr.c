@@ -276,6 +276,9 @@ int tp_expr_parse(const char *text, struct tp_expr *e, char *err,
 			int w = snprintf(e->bpf + blen, sizeof(e->bpf) - blen,
 					 "%s%.*s", blen ? " and " : "",
 					 (int)(b - a), text + a);
+			if (w < 0 || (size_t)w >= sizeof(e->bpf) - blen)
+				return fail(err, errlen, text, t0->off, b - a,
+					    "expression too long");
 			blen += (size_t)w;
 			if (!top_or)
 				index_terms(text, &tk[s], end - s, e);
