@@ -20,6 +20,7 @@
 #include "mirror/session.h"
 #include "output/logs.h"
 #include "output/stats.h"
+#include "store/store.h"
 #include "util/log.h"
 #include "util/mem.h"
 
@@ -41,6 +42,7 @@ struct tp_front {
 	struct tp_rx_stats rx;
 	_Atomic uint64_t beat;
 	bool ended;
+	struct tp_store_writer *store;   /* NULL: store.dir is "" */
 	/* One worker on this thread: items wait here to be handled as a
 	 * batch. */
 	struct tp_witem batch[TP_WORKER_BATCH];
@@ -101,13 +103,22 @@ static int front_init(struct tp_pipeline *pl, struct tp_front *f,
 		return -ENOMEM;
 	f->dec.on_event = on_event;
 	f->dec.on_event_arg = f;
+	if (pl->cfg->store_dir[0]) {
+		f->store = tp_store_writer_new(pl->cfg, id, pl->sessions);
+		if (!f->store)
+			return -errno;
+	}
 	return 0;
 }
 
-static void front_fini(struct tp_front *f)
+/* 0, or the -errno of the store's first failed write. */
+static int front_fini(struct tp_front *f)
 {
+	int rc = tp_store_writer_free(f->store);
+	f->store = NULL;
 	tp_free(f->sess, (size_t)f->nsess * sizeof(*f->sess));
 	tp_dec_fini(&f->dec);
+	return rc;
 }
 
 static struct tp_pipeline *pipeline_new(const struct tp_config *cfg,
@@ -159,11 +170,19 @@ static struct tp_pipeline *pipeline_new(const struct tp_config *cfg,
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	for (unsigned i = 0; i < nfronts; i++)
-		if (front_init(pl, &pl->fronts[i], i) < 0) {
-			snprintf(err, errlen, "out of memory");
+	for (unsigned i = 0; i < nfronts; i++) {
+		int r = front_init(pl, &pl->fronts[i], i);
+		if (r < 0) {
+			if (pl->fronts[i].sess && r != -ENOMEM)
+				snprintf(err, errlen,
+					 "cannot write the packet store in "
+					 "%s: %s", cfg->store_dir,
+					 strerror(-r));
+			else
+				snprintf(err, errlen, "out of memory");
 			goto fail;
 		}
+	}
 
 	pl->nworkers = cfg->workers ? cfg->workers : 1;
 	pl->threaded = live || pl->nworkers > 1;
@@ -283,10 +302,35 @@ static bool is_transport(uint8_t proto)
 	       proto == 132;
 }
 
+/* A frame that reaches no flow still goes into the store, indexed by its
+ * inner addresses and protocol when it has an IP packet (ports unknown:
+ * an IP fragment, or a transport header cut short). */
+static void store_frame(struct tp_front *f, const uint8_t *raw,
+			uint32_t raw_len, const struct tp_pkt *p, uint32_t sid,
+			uint16_t zone)
+{
+	struct tp_flow_key key;
+	uint8_t side;
+	struct tp_store_meta m = {.session = sid, .key = &key};
+
+	if (!f->store)
+		return;
+	if (p->ipver) {
+		m.has_flow = true;
+		m.hash = tp_flow_key_make(&key, &side, &p->src, 0, &p->dst, 0,
+					  p->proto, p->ipver, zone);
+	}
+	tp_store_packet(f->store, raw, raw_len, p, &m);
+}
+
 void tp_front_packet(struct tp_front *f, struct tp_pkt *p)
 {
 	struct tp_pipeline_totals *t = &f->t;
 	struct tp_witem it;
+	/* The frame as received, for the store: decoding may move p->data
+	 * to a reassembly buffer. */
+	const uint8_t *raw = p->data;
+	uint32_t raw_len = p->caplen;
 
 	tp_pkt_reset(p);
 	enum tp_dec_rc rc = tp_decode(&f->dec, p);
@@ -320,6 +364,7 @@ void tp_front_packet(struct tp_front *f, struct tp_pkt *p)
 
 	if (p->held) {
 		t->fragments_held++;
+		store_frame(f, raw, raw_len, p, sid, ss->zone);
 		return;
 	}
 	if (p->reassembled)
@@ -329,12 +374,14 @@ void tp_front_packet(struct tp_front *f, struct tp_pkt *p)
 			t->non_ip++;
 		else
 			t->decode_failed++;
+		store_frame(f, raw, raw_len, p, sid, ss->zone);
 		return;
 	}
 	t->ip_packets++;
 	if ((is_transport(p->proto) && !p->l4) ||
 	    (rc != TP_DEC_OK && !p->l4)) {
 		t->not_flowed++;
+		store_frame(f, raw, raw_len, p, sid, ss->zone);
 		return;
 	}
 
@@ -380,6 +427,13 @@ void tp_front_packet(struct tp_front *f, struct tp_pkt *p)
 		it.tcp_opts_len = p->tcp_opts_len;
 		memcpy(it.tcp_opts, p->tcp_opts, p->tcp_opts_len);
 	}
+	if (f->store) {
+		struct tp_store_meta m = {
+			.has_flow = true, .ports_known = true,
+			.hash = it.hash, .key = &it.key, .session = sid,
+		};
+		tp_store_packet(f->store, raw, raw_len, p, &m);
+	}
 	dispatch(f, &it);
 }
 
@@ -393,6 +447,8 @@ void tp_front_flush(struct tp_front *f, uint64_t now_ns)
 	struct tp_pipeline *pl = f->pl;
 	if (now_ns)
 		tick(f, now_ns);
+	if (now_ns && f->store)
+		tp_store_tick(f->store, now_ns);
 	if (!pl->threaded)
 		return;
 	for (unsigned i = 0; i < pl->nworkers; i++)
@@ -667,7 +723,7 @@ void tp_pipeline_finish(struct tp_pipeline *pl)
 
 int tp_pipeline_free(struct tp_pipeline *pl)
 {
-	int rc = 0;
+	int rc = 0, store_rc = 0;
 	if (!pl)
 		return 0;
 	if (pl->workers) {
@@ -681,8 +737,11 @@ int tp_pipeline_free(struct tp_pipeline *pl)
 		tp_free(pl->workers, pl->nworkers * sizeof(*pl->workers));
 	}
 	if (pl->fronts) {
-		for (unsigned i = 0; i < pl->nfronts; i++)
-			front_fini(&pl->fronts[i]);
+		for (unsigned i = 0; i < pl->nfronts; i++) {
+			int r = front_fini(&pl->fronts[i]);
+			if (r < 0 && !store_rc)
+				store_rc = r;
+		}
 		tp_free(pl->fronts, pl->nfronts * sizeof(*pl->fronts));
 	}
 	unsigned nthreads = pl->nfronts + pl->nworkers;
@@ -694,7 +753,7 @@ int tp_pipeline_free(struct tp_pipeline *pl)
 	int r1 = tp_log_close(pl->conn_log, now);
 	int r2 = tp_log_close(pl->weird_log, now);
 	int r3 = tp_log_close(pl->loss_log, now);
-	rc = r1 ? r1 : r2 ? r2 : r3;
+	rc = r1 ? r1 : r2 ? r2 : r3 ? r3 : store_rc;
 	tp_sessions_free(pl->sessions);
 	tp_free(pl, sizeof(*pl));
 	return rc;

@@ -442,6 +442,37 @@ static const struct key keys[] = {
 		       "`CAP_NET_BIND_SERVICE`; tapir opens it before it "
 		       "switches to `run.user`.",
 	},
+	{
+		.name = "store.dir", .type = KT_STRING,
+		FIELD(store_dir),
+		.flags = K_EMPTY,
+		.form = "a directory, or \"\" for no packet store",
+		.def = "",
+		.doc = "Directory of the packet store: every frame received, "
+		       "outer headers kept, is written into nanosecond pcap "
+		       "segment files with an index each, which `tapir query` "
+		       "searches. `\"\"` turns the store off. `tapir read "
+		       "--store DIR` sets it. Format: "
+		       "docs/internals/store.md.",
+	},
+	{
+		.name = "store.segment_size", .type = KT_SIZE,
+		FIELD(store_segment_size),
+		.min = 64 * KIB, .max = 64 * GIB,
+		.def = "256MiB",
+		.doc = "A segment file is closed (renamed into view and "
+		       "indexed) when it reaches this size.",
+	},
+	{
+		.name = "store.segment_age", .type = KT_DURATION,
+		FIELD(store_segment_age_ns),
+		.min = NS_S, .max = 24 * 60 * NS_M,
+		.def = "60s",
+		.doc = "A segment file is closed when its first packet is this "
+		       "old, in packet time (or the wall clock when a live "
+		       "source is idle): packets are searchable no later than "
+		       "this after they arrive.",
+	},
 };
 
 #define NKEYS TP_ARRAY_SIZE(keys)

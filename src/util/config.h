@@ -75,6 +75,11 @@ struct tp_config {
 	enum tp_log_format log_format;
 	char log_dir[4096];
 
+	/* packet store */
+	char store_dir[4096];        /* "" = off */
+	uint64_t store_segment_size;
+	uint64_t store_segment_age_ns;
+
 	/* tapir run */
 	uint32_t nsources;
 	struct tp_source_cfg sources[TP_MAX_SOURCES];
