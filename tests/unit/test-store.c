@@ -13,16 +13,31 @@
 #include "store/index.h"
 #include "util/mem.h"
 
-static void sample(struct tp_index *ix, struct tp_idx_pkt *pk,
-		   struct tp_idx_flow *fl, uint32_t *fp, struct tp_idx_ip *ip,
-		   struct tp_idx_post *port, struct tp_idx_post *vni,
-		   struct tp_idx_sess *ss)
+/* A small index and the arrays it points into. */
+struct sample {
+	struct tp_index ix;
+	struct tp_idx_pkt pk[2];
+	struct tp_idx_flow fl[1];
+	uint32_t fp[2];
+	struct tp_idx_ip ip[1];
+	struct tp_idx_post port[1], vni[1];
+	struct tp_idx_sess ss[1];
+};
+
+static void sample(struct sample *sm)
 {
-	memset(ix, 0, sizeof(*ix));
+	struct tp_index *ix = &sm->ix;
+	struct tp_idx_pkt *pk = sm->pk;
+	struct tp_idx_flow *fl = sm->fl;
+	uint32_t *fp = sm->fp;
+	struct tp_idx_ip *ip = sm->ip;
+	struct tp_idx_post *port = sm->port, *vni = sm->vni;
+	struct tp_idx_sess *ss = sm->ss;
+
+	memset(sm, 0, sizeof(*sm));
 	pk[0] = (struct tp_idx_pkt){24, 1700000000123456789ull, 0};
 	pk[1] = (struct tp_idx_pkt){24 + 16 + 60, 1700000001000000000ull,
 				    TP_IDX_NO_FLOW};
-	memset(fl, 0, sizeof(*fl));
 	fl->hash = 0xdeadbeef;
 	fl->zone = 3;
 	fl->proto = 6;
@@ -63,19 +78,14 @@ static void sample(struct tp_index *ix, struct tp_idx_pkt *pk,
 static void index_round_trip(void **state)
 {
 	(void)state;
-	struct tp_index ix, back;
-	struct tp_idx_pkt pk[2];
-	struct tp_idx_flow fl;
-	uint32_t fp[2];
-	struct tp_idx_ip ip[1];
-	struct tp_idx_post port[1], vni[1];
-	struct tp_idx_sess ss[1];
+	struct sample sm;
+	struct tp_index back;
 	uint8_t *buf;
 	size_t len;
 	char err[256];
 
-	sample(&ix, pk, &fl, fp, ip, port, vni, ss);
-	assert_int_equal(tp_index_encode(&ix, &buf, &len), 0);
+	sample(&sm);
+	assert_int_equal(tp_index_encode(&sm.ix, &buf, &len), 0);
 	/* header + 2 packets + 1 flow + 2 flow packets + 1 ip + 2 postings
 	 * + 1 session + CRC */
 	assert_int_equal(len, 72 + 2 * 20 + 56 + 2 * 4 + 20 + 2 * 8 + 68 + 4);
@@ -117,20 +127,15 @@ static void index_round_trip(void **state)
 static void index_bad_reference(void **state)
 {
 	(void)state;
-	struct tp_index ix, back;
-	struct tp_idx_pkt pk[2];
-	struct tp_idx_flow fl;
-	uint32_t fp[2];
-	struct tp_idx_ip ip[1];
-	struct tp_idx_post port[1], vni[1];
-	struct tp_idx_sess ss[1];
+	struct sample sm;
+	struct tp_index back;
 	uint8_t *buf;
 	size_t len;
 	char err[256];
 
-	sample(&ix, pk, &fl, fp, ip, port, vni, ss);
-	vni[0].id = 9;   /* past the packets, with a valid CRC */
-	assert_int_equal(tp_index_encode(&ix, &buf, &len), 0);
+	sample(&sm);
+	sm.vni[0].id = 9;   /* past the packets, with a valid CRC */
+	assert_int_equal(tp_index_encode(&sm.ix, &buf, &len), 0);
 	assert_int_equal(tp_index_decode(&back, buf, len, err, sizeof(err)),
 			 -EINVAL);
 	assert_non_null(strstr(err, "refers past"));
