@@ -13,6 +13,14 @@
 #include "flow/flow-t.h"
 
 struct tp_app_logs;              /* the worker's app log records */
+struct tp_log_schema;
+struct tp_rec;
+
+/* The record buffer of the worker's log of this schema (opened on first
+ * use, e.g. ssl.log); records are built with tp_rec_begin/..._end
+ * (output/writer.h).  NULL when the log cannot be opened (counted). */
+struct tp_rec *tp_app_rec(struct tp_app_logs *logs,
+			  const struct tp_log_schema *schema);
 
 /* What a parser is told with its bytes. */
 struct tp_app_ctx {
