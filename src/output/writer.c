@@ -34,6 +34,8 @@ static const char *const ftype_names[] = {
 	[TP_FT_COUNT] = "count",       [TP_FT_INT] = "int",
 	[TP_FT_BOOL] = "bool",         [TP_FT_DOUBLE] = "double",
 	[TP_FT_SET_STRING] = "set[string]",
+	[TP_FT_VECTOR_STRING] = "vector[string]",
+	[TP_FT_VECTOR_ADDR] = "vector[addr]",
 };
 
 static void write_all(struct tp_log *log, const char *p, size_t n)

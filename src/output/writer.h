@@ -26,6 +26,8 @@ enum tp_ftype {
 	TP_FT_BOOL,
 	TP_FT_DOUBLE,
 	TP_FT_SET_STRING,
+	TP_FT_VECTOR_STRING,         /* written as sets are; typed apart */
+	TP_FT_VECTOR_ADDR,
 };
 
 struct tp_field {
@@ -87,7 +89,8 @@ void tp_rec_int(struct tp_rec *r, unsigned field, int64_t v);
 void tp_rec_bool(struct tp_rec *r, unsigned field, bool v);
 void tp_rec_double(struct tp_rec *r, unsigned field, double v);
 void tp_rec_addr(struct tp_rec *r, unsigned field, const struct tp_addr *a);
-/* A set[string] field from n strings. */
+/* A set[string] (or vector[string], vector[addr] as text) field from n
+ * strings. */
 void tp_rec_strset(struct tp_rec *r, unsigned field, const char *const *v,
 		   size_t n);
 
