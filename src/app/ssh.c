@@ -189,15 +189,18 @@ static void write_log(struct ssh_state *st, struct tp_app_ctx *ctx)
 			tp_rec_str(r, alg_field[i], st->alg[i]);
 	if (st->host_key[0])
 		tp_rec_str(r, F_HOST_KEY, st->host_key);
+	/* In schema order. */
 	if (st->hassh_algs || st->hassh_server_algs)
 		tp_rec_str(r, F_HASSH_VERSION, "1.1");
-	if (st->hassh_algs) {
+	if (st->hassh_algs)
 		tp_rec_str(r, F_HASSH, st->hassh);
+	if (st->hassh_server_algs)
+		tp_rec_str(r, F_HASSH_SERVER, st->hassh_server);
+	if (st->hassh_algs) {
 		tp_rec_str(r, F_CSHKA, st->cshka ? st->cshka : "");
 		tp_rec_str(r, F_HASSH_ALGORITHMS, st->hassh_algs);
 	}
 	if (st->hassh_server_algs) {
-		tp_rec_str(r, F_HASSH_SERVER, st->hassh_server);
 		tp_rec_str(r, F_SSHKA, st->sshka ? st->sshka : "");
 		tp_rec_str(r, F_HASSH_SERVER_ALGORITHMS,
 			   st->hassh_server_algs);

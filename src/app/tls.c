@@ -19,7 +19,7 @@
  * session id, challenge.
  *
  * As Zeek: a side is encrypted after its ChangeCipherSpec (TLS 1.3: after
- * its first application_data record too); the connection is established
+ * its first application_data record instead); the connection is established
  * at the first encrypted record once both sides are, and its ssl.log line
  * is written then (Zeek's disable_analyzer_after_detection: nothing after
  * it is read).  ssl_history has Zeek's letters, upper case from the
@@ -29,6 +29,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/ssl.h>
@@ -263,6 +264,104 @@ static void names_init(void)
 		names_ssl = SSL_new(names_ctx);
 }
 
+/* IANA names of suites OpenSSL 3 does not build (RC4, DES, export,
+ * fixed DH and ECDH, Kerberos) and of pre-standard ChaCha20 ones, sorted:
+ * servers still choose them, and Zeek names them. */
+struct legacy_suite {
+	uint16_t id;
+	const char *name;
+};
+
+static const struct legacy_suite legacy_suites[] = {
+		{0x0000, "TLS_NULL_WITH_NULL_NULL"},
+		{0x0001, "TLS_RSA_WITH_NULL_MD5"},
+		{0x0002, "TLS_RSA_WITH_NULL_SHA"},
+		{0x0003, "TLS_RSA_EXPORT_WITH_RC4_40_MD5"},
+		{0x0004, "TLS_RSA_WITH_RC4_128_MD5"},
+		{0x0005, "TLS_RSA_WITH_RC4_128_SHA"},
+		{0x0006, "TLS_RSA_EXPORT_WITH_RC2_CBC_40_MD5"},
+		{0x0007, "TLS_RSA_WITH_IDEA_CBC_SHA"},
+		{0x0008, "TLS_RSA_EXPORT_WITH_DES40_CBC_SHA"},
+		{0x0009, "TLS_RSA_WITH_DES_CBC_SHA"},
+		{0x000b, "TLS_DH_DSS_EXPORT_WITH_DES40_CBC_SHA"},
+		{0x000c, "TLS_DH_DSS_WITH_DES_CBC_SHA"},
+		{0x000d, "TLS_DH_DSS_WITH_3DES_EDE_CBC_SHA"},
+		{0x000e, "TLS_DH_RSA_EXPORT_WITH_DES40_CBC_SHA"},
+		{0x000f, "TLS_DH_RSA_WITH_DES_CBC_SHA"},
+		{0x0010, "TLS_DH_RSA_WITH_3DES_EDE_CBC_SHA"},
+		{0x0011, "TLS_DHE_DSS_EXPORT_WITH_DES40_CBC_SHA"},
+		{0x0012, "TLS_DHE_DSS_WITH_DES_CBC_SHA"},
+		{0x0014, "TLS_DHE_RSA_EXPORT_WITH_DES40_CBC_SHA"},
+		{0x0015, "TLS_DHE_RSA_WITH_DES_CBC_SHA"},
+		{0x0017, "TLS_DH_anon_EXPORT_WITH_RC4_40_MD5"},
+		{0x0018, "TLS_DH_anon_WITH_RC4_128_MD5"},
+		{0x0019, "TLS_DH_anon_EXPORT_WITH_DES40_CBC_SHA"},
+		{0x001a, "TLS_DH_anon_WITH_DES_CBC_SHA"},
+		{0x001e, "TLS_KRB5_WITH_DES_CBC_SHA"},
+		{0x001f, "TLS_KRB5_WITH_3DES_EDE_CBC_SHA"},
+		{0x0020, "TLS_KRB5_WITH_RC4_128_SHA"},
+		{0x0021, "TLS_KRB5_WITH_IDEA_CBC_SHA"},
+		{0x0022, "TLS_KRB5_WITH_DES_CBC_MD5"},
+		{0x0023, "TLS_KRB5_WITH_3DES_EDE_CBC_MD5"},
+		{0x0024, "TLS_KRB5_WITH_RC4_128_MD5"},
+		{0x0025, "TLS_KRB5_WITH_IDEA_CBC_MD5"},
+		{0x0026, "TLS_KRB5_EXPORT_WITH_DES_CBC_40_SHA"},
+		{0x0027, "TLS_KRB5_EXPORT_WITH_RC2_CBC_40_SHA"},
+		{0x0028, "TLS_KRB5_EXPORT_WITH_RC4_40_SHA"},
+		{0x0029, "TLS_KRB5_EXPORT_WITH_DES_CBC_40_MD5"},
+		{0x002a, "TLS_KRB5_EXPORT_WITH_RC2_CBC_40_MD5"},
+		{0x002b, "TLS_KRB5_EXPORT_WITH_RC4_40_MD5"},
+		{0x0030, "TLS_DH_DSS_WITH_AES_128_CBC_SHA"},
+		{0x0031, "TLS_DH_RSA_WITH_AES_128_CBC_SHA"},
+		{0x0036, "TLS_DH_DSS_WITH_AES_256_CBC_SHA"},
+		{0x0037, "TLS_DH_RSA_WITH_AES_256_CBC_SHA"},
+		{0x003e, "TLS_DH_DSS_WITH_AES_128_CBC_SHA256"},
+		{0x003f, "TLS_DH_RSA_WITH_AES_128_CBC_SHA256"},
+		{0x0042, "TLS_DH_DSS_WITH_CAMELLIA_128_CBC_SHA"},
+		{0x0043, "TLS_DH_RSA_WITH_CAMELLIA_128_CBC_SHA"},
+		{0x0068, "TLS_DH_DSS_WITH_AES_256_CBC_SHA256"},
+		{0x0069, "TLS_DH_RSA_WITH_AES_256_CBC_SHA256"},
+		{0x0085, "TLS_DH_DSS_WITH_CAMELLIA_256_CBC_SHA"},
+		{0x0086, "TLS_DH_RSA_WITH_CAMELLIA_256_CBC_SHA"},
+		{0x008a, "TLS_PSK_WITH_RC4_128_SHA"},
+		{0x008e, "TLS_DHE_PSK_WITH_RC4_128_SHA"},
+		{0x0092, "TLS_RSA_PSK_WITH_RC4_128_SHA"},
+		{0x00ff, "TLS_EMPTY_RENEGOTIATION_INFO_SCSV"},
+		{0x5600, "TLS_FALLBACK_SCSV"},
+		{0xc001, "TLS_ECDH_ECDSA_WITH_NULL_SHA"},
+		{0xc002, "TLS_ECDH_ECDSA_WITH_RC4_128_SHA"},
+		{0xc003, "TLS_ECDH_ECDSA_WITH_3DES_EDE_CBC_SHA"},
+		{0xc004, "TLS_ECDH_ECDSA_WITH_AES_128_CBC_SHA"},
+		{0xc005, "TLS_ECDH_ECDSA_WITH_AES_256_CBC_SHA"},
+		{0xc007, "TLS_ECDHE_ECDSA_WITH_RC4_128_SHA"},
+		{0xc00b, "TLS_ECDH_RSA_WITH_NULL_SHA"},
+		{0xc00c, "TLS_ECDH_RSA_WITH_RC4_128_SHA"},
+		{0xc00d, "TLS_ECDH_RSA_WITH_3DES_EDE_CBC_SHA"},
+		{0xc00e, "TLS_ECDH_RSA_WITH_AES_128_CBC_SHA"},
+		{0xc00f, "TLS_ECDH_RSA_WITH_AES_256_CBC_SHA"},
+		{0xc011, "TLS_ECDHE_RSA_WITH_RC4_128_SHA"},
+		{0xc016, "TLS_ECDH_anon_WITH_RC4_128_SHA"},
+		{0xc025, "TLS_ECDH_ECDSA_WITH_AES_128_CBC_SHA256"},
+		{0xc026, "TLS_ECDH_ECDSA_WITH_AES_256_CBC_SHA384"},
+		{0xc029, "TLS_ECDH_RSA_WITH_AES_128_CBC_SHA256"},
+		{0xc02a, "TLS_ECDH_RSA_WITH_AES_256_CBC_SHA384"},
+		{0xc02d, "TLS_ECDH_ECDSA_WITH_AES_128_GCM_SHA256"},
+		{0xc02e, "TLS_ECDH_ECDSA_WITH_AES_256_GCM_SHA384"},
+		{0xc031, "TLS_ECDH_RSA_WITH_AES_128_GCM_SHA256"},
+		{0xc032, "TLS_ECDH_RSA_WITH_AES_256_GCM_SHA384"},
+		{0xc033, "TLS_ECDHE_PSK_WITH_RC4_128_SHA"},
+		{0xcc13, "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256_OLD"},
+		{0xcc14, "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256_OLD"},
+		{0xcc15, "TLS_DHE_RSA_WITH_CHACHA20_POLY1305_SHA256_OLD"},
+};
+
+static int cmp_suite(const void *k, const void *e)
+{
+	uint16_t a = *(const uint16_t *)k;
+	uint16_t b = ((const struct legacy_suite *)e)->id;
+	return (a > b) - (a < b);
+}
+
 static const char *cipher_name(uint16_t c, char *buf, size_t n)
 {
 	const SSL_CIPHER *ci = NULL;
@@ -274,13 +373,13 @@ static const char *cipher_name(uint16_t c, char *buf, size_t n)
 	const char *s = ci ? SSL_CIPHER_standard_name(ci) : NULL;
 	if (s && strcmp(s, "(NONE)") != 0)
 		return s;
-	switch (c) {
-	case 0x00ff: return "TLS_EMPTY_RENEGOTIATION_INFO_SCSV";
-	case 0x5600: return "TLS_FALLBACK_SCSV";
-	default:
-		snprintf(buf, n, "unknown-%u", c);
-		return buf;
-	}
+	const struct legacy_suite *e =
+		bsearch(&c, legacy_suites, TP_ARRAY_SIZE(legacy_suites),
+			sizeof(legacy_suites[0]), cmp_suite);
+	if (e)
+		return e->name;
+	snprintf(buf, n, "unknown-%u", c);
+	return buf;
 }
 
 static bool is_client(const struct tls_state *st, enum tp_app_dir dir)
@@ -418,15 +517,23 @@ static bool hello_fixed(struct tp_cur *c, bool client, struct tp_fp_hello *h,
 	memset(h, 0, sizeof(*h));
 	h->version = tp_cur_be16(c);
 	*random = tp_cur_take(c, 32);
-	*sid_n = tp_cur_u8(c);
-	*sid = tp_cur_take(c, *sid_n);
+	*sid_n = 0;
+	*sid = NULL;
+	if (!client && (h->version >> 8) == 0x7f) {
+		/* TLS 1.3 drafts: no session id, no compression method. */
+		h->ciphers = tp_cur_take(c, 2);
+		h->ciphers_len = 2;
+	} else {
+		*sid_n = tp_cur_u8(c);
+		*sid = tp_cur_take(c, *sid_n);
+	}
 	if (client) {
 		size_t n = tp_cur_be16(c);
 		h->ciphers = tp_cur_take(c, n);
 		h->ciphers_len = n & ~(size_t)1;
 		size_t cm = tp_cur_u8(c);
 		tp_cur_skip(c, cm);
-	} else {
+	} else if (*sid) {
 		h->ciphers = tp_cur_take(c, 2);
 		h->ciphers_len = 2;
 		(void)tp_cur_u8(c);  /* compression method */
@@ -750,9 +857,11 @@ static void handshake_bytes(struct tls_state *st, struct tp_app_ctx *ctx,
 	}
 }
 
+/* TLS 1.3 or one of its drafts (0x7fNN). */
 static bool tls13(const struct tls_state *st)
 {
-	return st->have_version && st->version == 0x0304;
+	return st->have_version &&
+	       (st->version == 0x0304 || (st->version >> 8) == 0x7f);
 }
 
 static void ciphertext(struct tls_state *st, struct tp_app_ctx *ctx,
@@ -806,7 +915,11 @@ static void record_end(struct tls_state *st, struct tp_app_ctx *ctx,
 	switch (d->rec_type) {
 	case REC_CCS:
 		history(st, ctx, dir, 'i');
-		d->encrypted = true;
+		/* TLS 1.3 sends it for middleboxes only (RFC 8446 D.4);
+		 * its sides are encrypted from their first application_data
+		 * record (ciphertext()). */
+		if (!tls13(st))
+			d->encrypted = true;
 		if (is_client(st, dir) && st->client_ticket_empty_session &&
 		    !st->client_kex_seen)
 			st->resumed = true;

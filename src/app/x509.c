@@ -28,6 +28,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "decode/decode.h"
 #include "util/log.h"
 #include "util/mem.h"
 
