@@ -95,7 +95,7 @@ enum {
 
 struct ssh_dir {
 	enum ssh_phase phase;
-	char line[SSH_LINE_MAX];
+	char *line;                  /* SSH_LINE_MAX, while in PH_BANNER */
 	uint16_t line_n;
 	uint8_t pre_lines;
 	uint8_t hdr[6];
@@ -448,6 +448,11 @@ static size_t banner_bytes(struct ssh_state *st, struct tp_app_ctx *ctx,
 	struct ssh_dir *d = &st->d[dir];
 	size_t i = 0;
 
+	if (!d->line && !(d->line = tp_malloc(SSH_LINE_MAX))) {
+		ctx->weird(ctx, "SSH_no_memory", NULL);
+		d->phase = PH_DONE;
+		return n;
+	}
 	while (i < n && d->phase == PH_BANNER) {
 		uint8_t ch = b[i++];
 		if (ch == '\n') {
@@ -462,6 +467,10 @@ static size_t banner_bytes(struct ssh_state *st, struct tp_app_ctx *ctx,
 			break;
 		}
 		d->line[d->line_n++] = (char)ch;
+	}
+	if (d->phase != PH_BANNER) {
+		tp_free(d->line, SSH_LINE_MAX);
+		d->line = NULL;
 	}
 	return i;
 }
@@ -526,6 +535,12 @@ static size_t packet_bytes(struct ssh_state *st, struct tp_app_ctx *ctx,
 			       d->keep ? TP_MIN(pay, d->pkt_len) : 0);
 		}
 	}
+	if (d->phase != PH_PACKETS) {
+		/* Nothing more is read in the clear this way. */
+		tp_free(d->pkt, d->pkt_cap);
+		d->pkt = NULL;
+		d->pkt_cap = 0;
+	}
 	return i;
 }
 
@@ -587,6 +602,7 @@ static void ssh_fini(void *stp)
 {
 	struct ssh_state *st = stp;
 	for (int i = 0; i < 2; i++) {
+		tp_free(st->d[i].line, SSH_LINE_MAX);
 		tp_free(st->d[i].pkt, st->d[i].pkt_cap);
 		tp_free(st->d[i].kexinit, st->d[i].kexinit_len);
 		tp_strfree(st->banner[i]);

@@ -874,6 +874,12 @@ static void ciphertext(struct tls_state *st, struct tp_app_ctx *ctx,
 		st->established = true;
 		write_log(st, ctx);
 		st->done = true;
+		/* Nothing more is read: the message buffers can go now. */
+		for (int i = 0; i < 2; i++) {
+			tp_free(st->d[i].msg, st->d[i].msg_cap);
+			st->d[i].msg = NULL;
+			st->d[i].msg_cap = 0;
+		}
 	}
 }
 

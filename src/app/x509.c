@@ -10,6 +10,8 @@
  *   certificate.curve      short name of an EC key's curve ("prime256v1")
  *   fingerprint            SHA-256 of the DER, as Zeek's default
  *
+ * Parsed certificates are kept per thread by SHA-256 (cert_get).
+ *
  * Zeek logs a certificate once a day per (fingerprint, host_cert,
  * client_cert); tapir logs it with every connection that carries it, so
  * that each line can be joined with its ssl.log line by fingerprint. */
@@ -17,6 +19,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <string.h>
 #include <time.h>
 
@@ -230,23 +233,86 @@ static void write_key(struct tp_rec *r, X509 *x)
 	}
 }
 
+/* The certificates last parsed by this thread, by SHA-256: a server's
+ * chain comes again with every connection to it, and OpenSSL 3's d2i_X509
+ * spends most of its time setting up a decoder for the public key (some
+ * 150 us a certificate).  Direct-mapped; a slot's X509 is the cache's. */
+#define CACHE_SLOTS 256
+
+struct cache_slot {
+	char fp[TP_FP_SHA256_HEX];
+	bool trailing;               /* bytes after the certificate */
+	X509 *x;
+};
+
+static pthread_key_t cache_key;
+static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
+static __thread struct cache_slot *cache;
+
+static void cache_free(void *p)
+{
+	struct cache_slot *c = p;
+	for (size_t i = 0; c && i < CACHE_SLOTS; i++)
+		X509_free(c[i].x);
+	tp_free(c, CACHE_SLOTS * sizeof(*c));
+}
+
+static void cache_init(void)
+{
+	(void)pthread_key_create(&cache_key, cache_free);
+}
+
+/* The certificate of der (whose SHA-256 is fp), from the cache or parsed
+ * into it; NULL when it is none.  The X509 stays the cache's. */
+static X509 *cert_get(const uint8_t *der, size_t n, const char *fp,
+		      bool *trailing)
+{
+	uint32_t h = 2166136261u;
+	for (int i = 0; i < 16; i++)
+		h = (h ^ (uint8_t)fp[i]) * 16777619u;
+	pthread_once(&cache_once, cache_init);
+	if (!cache && (cache = tp_calloc(CACHE_SLOTS, sizeof(*cache))))
+		(void)pthread_setspecific(cache_key, cache);
+	struct cache_slot *s = cache ? &cache[h % CACHE_SLOTS] : NULL;
+	if (s && s->x && !strcmp(s->fp, fp)) {
+		*trailing = s->trailing;
+		return s->x;
+	}
+	const unsigned char *p = der;
+	X509 *x = n > LONG_MAX ? NULL : d2i_X509(NULL, &p, (long)n);
+	if (!x)
+		return NULL;
+	*trailing = (size_t)(p - der) != n;
+	if (!s) {
+		/* No cache (no memory): the caller frees it. */
+		return x;
+	}
+	X509_free(s->x);
+	memcpy(s->fp, fp, sizeof(s->fp));
+	s->trailing = *trailing;
+	s->x = x;
+	return x;
+}
+
 int tp_x509_log(struct tp_app_ctx *ctx, const uint8_t *der, size_t n,
 		bool host_cert, bool client_cert, bool names, const char *sni,
 		struct tp_x509_seen *seen)
 {
 	char buf[1024], name[4096];
-	const unsigned char *p = der;
 	X509 *x;
 	BIO *b = NULL;
+	bool trailing = false;
 	int rc = 0;
 
 	memset(seen, 0, sizeof(*seen));
 	seen->sni_match = -1;
-	if (n > LONG_MAX || !(x = d2i_X509(NULL, &p, (long)n)))
-		return -EINVAL;
-	if ((size_t)(p - der) != n)
-		ctx->weird(ctx, "x509_trailing_bytes", NULL);
 	tp_fp_sha256_hex(der, n, seen->fp);
+	if (!(x = cert_get(der, n, seen->fp, &trailing))) {
+		seen->fp[0] = '\0';
+		return -EINVAL;
+	}
+	if (trailing)
+		ctx->weird(ctx, "x509_trailing_bytes", NULL);
 
 	struct tp_rec *r = tp_app_rec(ctx->logs, &tp_x509_schema);
 	b = BIO_new(BIO_s_mem());
@@ -325,6 +391,7 @@ int tp_x509_log(struct tp_app_ctx *ctx, const uint8_t *der, size_t n,
 			X509_check_host(x, sni, strlen(sni), 0, NULL) == 1;
 out:
 	BIO_free(b);
-	X509_free(x);
+	if (!cache)
+		X509_free(x);
 	return rc;
 }
