@@ -16,14 +16,6 @@
 #include "util/cursor.h"
 #include "util/mem.h"
 
-enum {
-	EXT_SNI = 0x0000,
-	EXT_GROUPS = 0x000a,
-	EXT_POINT_FORMATS = 0x000b,
-	EXT_SIG_ALGS = 0x000d,
-	EXT_ALPN = 0x0010,
-	EXT_SUPPORTED_VERSIONS = 0x002b,
-};
 
 static const char hexdig[] = "0123456789abcdef";
 
@@ -227,9 +219,9 @@ void tp_fp_ja3(const struct tp_fp_hello *h, char out[TP_FP_MD5_HEX])
 	sink_put(&s, ",", 1);
 	tp_fp_ext_begin(&it, h->exts, h->exts_len);
 	while (tp_fp_ext_next(&it, &t, &d, &dn)) {
-		if (t == EXT_GROUPS)
+		if (t == TP_TLS_EXT_GROUPS)
 			ext_list16(d, dn, 2, &groups, &ngroups);
-		if (t == EXT_POINT_FORMATS && dn >= 1 && d[0] <= dn - 1) {
+		if (t == TP_TLS_EXT_POINT_FORMATS && dn >= 1 && d[0] <= dn - 1) {
 			pf = d + 1;
 			npf = d[0];
 		}
@@ -367,14 +359,14 @@ int tp_fp_ja4(const struct tp_fp_hello *h, char proto,
 		if (tp_fp_grease(t))
 			continue;
 		nexts++;
-		if (t == EXT_SNI)
+		if (t == TP_TLS_EXT_SNI)
 			sni = d;
-		else if (t == EXT_ALPN) {
+		else if (t == TP_TLS_EXT_ALPN) {
 			alpn = d;
 			alpn_n = dn;
-		} else if (t == EXT_SIG_ALGS) {
+		} else if (t == TP_TLS_EXT_SIG_ALGS) {
 			ext_list16(d, dn, 2, &sigs, &nsigs);
-		} else if (t == EXT_SUPPORTED_VERSIONS) {
+		} else if (t == TP_TLS_EXT_SUPPORTED_VERSIONS) {
 			/* The highest version offered, GREASE aside. */
 			struct tp_cur cv;
 			tp_cur_init(&cv, d, dn);
@@ -389,7 +381,7 @@ int tp_fp_ja4(const struct tp_fp_hello *h, char proto,
 			if (best)
 				version = best;
 		}
-		if (t != EXT_SNI && t != EXT_ALPN)
+		if (t != TP_TLS_EXT_SNI && t != TP_TLS_EXT_ALPN)
 			exts[nsorted++] = t;
 	}
 	ja4_alpn(alpn, alpn_n, alpn_c);

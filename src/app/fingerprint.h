@@ -26,6 +26,19 @@
 #define TP_FP_MD5_COLONS 48   /* "aa:bb:...": 16 pairs, 15 colons, NUL */
 #define TP_FP_JA4_LEN 37      /* "t13d1516h2_" + 12 + "_" + 12, NUL */
 
+/* TLS extension types read by the fingerprints and the TLS parser. */
+enum tp_tls_ext {
+	TP_TLS_EXT_SNI = 0x0000,
+	TP_TLS_EXT_GROUPS = 0x000a,
+	TP_TLS_EXT_POINT_FORMATS = 0x000b,
+	TP_TLS_EXT_SIG_ALGS = 0x000d,
+	TP_TLS_EXT_ALPN = 0x0010,
+	TP_TLS_EXT_SESSION_TICKET = 0x0023,
+	TP_TLS_EXT_PRE_SHARED_KEY = 0x0029,
+	TP_TLS_EXT_SUPPORTED_VERSIONS = 0x002b,
+	TP_TLS_EXT_KEY_SHARE = 0x0033,
+};
+
 /* Lower-case hex digests of p[0..n). */
 void tp_fp_md5_hex(const void *p, size_t n, char out[TP_FP_MD5_HEX]);
 void tp_fp_sha256_hex(const void *p, size_t n, char out[TP_FP_SHA256_HEX]);

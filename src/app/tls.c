@@ -96,14 +96,6 @@ enum {
 	HS_CLIENT_KEY_EXCHANGE = 16,
 };
 
-enum {
-	EXT_SNI = 0x0000,
-	EXT_ALPN = 0x0010,
-	EXT_SESSION_TICKET = 0x0023,
-	EXT_PRE_SHARED_KEY = 0x0029,
-	EXT_SUPPORTED_VERSIONS = 0x002b,
-	EXT_KEY_SHARE = 0x0033,
-};
 
 #define TLS_REC_MAX (16384 + 2048)   /* TLSCiphertext.length limit */
 #define TLS_MSG_MAX (1u << 20)       /* largest handshake message kept */
@@ -550,25 +542,35 @@ static bool hello_fixed(struct tp_cur *c, bool client, struct tp_fp_hello *h,
 	return true;
 }
 
+/* hello_fixed over a whole message, with a weird when it is cut short. */
+static bool hello_read(struct tp_app_ctx *ctx, const uint8_t *m, size_t n,
+		       bool client, struct tp_fp_hello *h, const uint8_t **sid,
+		       size_t *sid_n, const uint8_t **random)
+{
+	struct tp_cur c;
+	tp_cur_init(&c, m, n);
+	if (hello_fixed(&c, client, h, sid, sid_n, random))
+		return true;
+	ctx->weird(ctx, client ? "SSL_malformed_client_hello"
+			       : "SSL_malformed_server_hello", NULL);
+	return false;
+}
+
 static void client_hello(struct tls_state *st, struct tp_app_ctx *ctx,
 			 const uint8_t *m, size_t n)
 {
-	struct tp_cur c;
 	struct tp_fp_hello h;
 	const uint8_t *sid, *random, *d;
 	size_t sid_n, dn;
 	uint16_t t;
 	bool ticket = false;
 
-	tp_cur_init(&c, m, n);
-	if (!hello_fixed(&c, true, &h, &sid, &sid_n, &random)) {
-		ctx->weird(ctx, "SSL_malformed_client_hello", NULL);
+	if (!hello_read(ctx, m, n, true, &h, &sid, &sid_n, &random))
 		return;
-	}
 	struct tp_fp_ext_iter it;
 	tp_fp_ext_begin(&it, h.exts, h.exts_len);
 	while (tp_fp_ext_next(&it, &t, &d, &dn)) {
-		if (t == EXT_SNI && !st->server_name) {
+		if (t == TP_TLS_EXT_SNI && !st->server_name) {
 			/* server_name_list: type 0 (host_name) entries. */
 			struct tp_cur s;
 			tp_cur_init(&s, d, dn);
@@ -588,9 +590,9 @@ static void client_hello(struct tls_state *st, struct tp_app_ctx *ctx,
 			}
 			if (names > 1)
 				ctx->weird(ctx, "SSL_many_server_names", NULL);
-		} else if (t == EXT_SESSION_TICKET && dn > 0) {
+		} else if (t == TP_TLS_EXT_SESSION_TICKET && dn > 0) {
 			ticket = true;
-		} else if (t == EXT_PRE_SHARED_KEY) {
+		} else if (t == TP_TLS_EXT_PRE_SHARED_KEY) {
 			st->client_psk = true;
 		}
 	}
@@ -626,30 +628,26 @@ static const uint8_t hrr_random[32] = {
 static void server_hello(struct tls_state *st, struct tp_app_ctx *ctx,
 			 const uint8_t *m, size_t n)
 {
-	struct tp_cur c;
 	struct tp_fp_hello h;
 	const uint8_t *sid, *random, *d;
 	size_t sid_n, dn;
 	uint16_t t;
 	bool psk = false;
 
-	tp_cur_init(&c, m, n);
-	if (!hello_fixed(&c, false, &h, &sid, &sid_n, &random)) {
-		ctx->weird(ctx, "SSL_malformed_server_hello", NULL);
+	if (!hello_read(ctx, m, n, false, &h, &sid, &sid_n, &random))
 		return;
-	}
 	struct tp_fp_ext_iter it;
 	tp_fp_ext_begin(&it, h.exts, h.exts_len);
 	while (tp_fp_ext_next(&it, &t, &d, &dn)) {
-		if (t == EXT_SUPPORTED_VERSIONS && dn == 2) {
+		if (t == TP_TLS_EXT_SUPPORTED_VERSIONS && dn == 2) {
 			st->version = tp_load_be16(d);
 			st->have_version = st->version_from_ext = true;
-		} else if (t == EXT_KEY_SHARE && dn >= 2) {
+		} else if (t == TP_TLS_EXT_KEY_SHARE && dn >= 2) {
 			/* ServerHello: the group and its key; HRR: the
 			 * group alone. */
 			st->curve = tp_load_be16(d);
 			st->have_curve = true;
-		} else if (t == EXT_ALPN) {
+		} else if (t == TP_TLS_EXT_ALPN) {
 			struct tp_cur a;
 			tp_cur_init(&a, d, dn);
 			(void)tp_cur_be16(&a);
@@ -657,7 +655,7 @@ static void server_hello(struct tls_state *st, struct tp_app_ctx *ctx,
 			const uint8_t *pp = tp_cur_take(&a, pn);
 			if (pp)
 				set_str(&st->next_protocol, pp, pn);
-		} else if (t == EXT_PRE_SHARED_KEY) {
+		} else if (t == TP_TLS_EXT_PRE_SHARED_KEY) {
 			psk = true;
 		}
 	}

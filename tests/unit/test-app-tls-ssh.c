@@ -166,6 +166,26 @@ static void client_hello13(struct buf *m, bool tls13)
 	put(m, e.b, e.n);
 }
 
+/* A TLS 1.2 hello up to its extensions: random and session id filled
+ * with one byte each, one suite (a client's list of one), no
+ * compression. */
+static void hello12(struct buf *m, uint8_t rnd, uint8_t sid, unsigned suite,
+		    bool client)
+{
+	put16(m, 0x0303);
+	for (int i = 0; i < 32; i++)
+		put8(m, rnd);
+	put8(m, 32);
+	for (int i = 0; i < 32; i++)
+		put8(m, sid);
+	if (client)
+		put16(m, 2);
+	put16(m, suite);
+	if (client)
+		put8(m, 1);
+	put8(m, 0);
+}
+
 /* ----------------------------------------------------------------- runs */
 
 struct run {
@@ -261,6 +281,20 @@ static void run_cleanup(struct run *r)
 		if (!strstr((hay), (needle)))                              \
 			fail_msg("%s\nlacks %s", (hay), (needle));        \
 	} while (0)
+
+/* The file holds `n` lines, among them every string given (a NULL ends
+ * the list). */
+static void expect(const struct run *r, const char *name, int n, ...)
+{
+	char *s = slurp(r, name);
+	va_list ap;
+	assert_int_equal(lines(s), n);
+	va_start(ap, n);
+	for (const char *want; (want = va_arg(ap, const char *));)
+		assert_has(s, want);
+	va_end(ap);
+	free(s);
+}
 
 /* ---------------------------------------------------------------- tests */
 
@@ -358,21 +392,20 @@ static void tls13_session(struct run *r, size_t chunk)
 
 static void check_tls13_log(const struct run *r)
 {
-	char *ssl = slurp(r, "ssl.log");
-	assert_int_equal(lines(ssl), 1);
-	assert_has(ssl, "\"version\":\"TLSv13\"");
-	assert_has(ssl, "\"cipher\":\"TLS_AES_128_GCM_SHA256\"");
-	assert_has(ssl, "\"curve\":\"x25519\"");
-	assert_has(ssl, "\"server_name\":\"example.com\"");
-	assert_has(ssl, "\"resumed\":false");
-	assert_has(ssl, "\"established\":true");
-	assert_has(ssl, "\"ssl_history\":\"CsiI\"");
-	assert_has(ssl, "\"ja3\":\"528100259cb8f1a06d911dd07ce90fc5\"");
-	assert_has(ssl, "\"ja3s\":\"f4febc55ea12b31ae17cfb7e614afda8\"");
-	assert_has(ssl, "\"ja4\":\"t13d0306h2_159d175d8039_0d385148b956\"");
-	assert_has(ssl, "\"id.orig_h\":\"10.0.0.1\"");
-	assert_has(ssl, "\"id.resp_p\":443");
-	free(ssl);
+	expect(r, "ssl.log", 1,
+	       "\"version\":\"TLSv13\"",
+	       "\"cipher\":\"TLS_AES_128_GCM_SHA256\"",
+	       "\"curve\":\"x25519\"",
+	       "\"server_name\":\"example.com\"",
+	       "\"resumed\":false",
+	       "\"established\":true",
+	       "\"ssl_history\":\"CsiI\"",
+	       "\"ja3\":\"528100259cb8f1a06d911dd07ce90fc5\"",
+	       "\"ja3s\":\"f4febc55ea12b31ae17cfb7e614afda8\"",
+	       "\"ja4\":\"t13d0306h2_159d175d8039_0d385148b956\"",
+	       "\"id.orig_h\":\"10.0.0.1\"",
+	       "\"id.resp_p\":443",
+	       NULL);
 }
 
 static void test_tls13_whole(void **state)
@@ -467,14 +500,7 @@ static void test_tls12_certificate(void **state)
 	feedb(&r, TP_APP_ORIG, &c, 0);
 
 	m.n = h.n = 0;
-	put16(&m, 0x0303);
-	for (int i = 0; i < 32; i++)
-		put8(&m, 0x44);
-	put8(&m, 32);
-	for (int i = 0; i < 32; i++)
-		put8(&m, 0x55);
-	put16(&m, 0xc02f);
-	put8(&m, 0);
+	hello12(&m, 0x44, 0x55, 0xc02f, false);
 	size_t at = len_begin(&m, 2);
 	put16(&m, 0x0010);
 	put16(&m, 5);
@@ -578,28 +604,12 @@ static void test_tls_resumed_alert(void **state)
 	(void)state;
 
 	run_begin(&r, &tp_app_tls);
-	put16(&m, 0x0303);
-	for (int i = 0; i < 32; i++)
-		put8(&m, 1);
-	put8(&m, 32);
-	for (int i = 0; i < 32; i++)
-		put8(&m, 0x77);
-	put16(&m, 2);
-	put16(&m, 0x009c);
-	put8(&m, 1);
-	put8(&m, 0);
+	hello12(&m, 1, 0x77, 0x009c, true);
 	hs(&h, 1, &m);
 	record(&c, 22, &h);
 	feedb(&r, TP_APP_ORIG, &c, 0);
 	m.n = h.n = 0;
-	put16(&m, 0x0303);
-	for (int i = 0; i < 32; i++)
-		put8(&m, 2);
-	put8(&m, 32);
-	for (int i = 0; i < 32; i++)
-		put8(&m, 0x77);
-	put16(&m, 0x009c);
-	put8(&m, 0);
+	hello12(&m, 2, 0x77, 0x009c, false);
 	hs(&h, 2, &m);
 	record(&s, 22, &h);
 	put8(&body, 1);
@@ -612,14 +622,13 @@ static void test_tls_resumed_alert(void **state)
 	feedb(&r, TP_APP_ORIG, &c, 0);
 	run_end(&r);
 
-	char *ssl = slurp(&r, "ssl.log");
-	assert_int_equal(lines(ssl), 1);
-	assert_has(ssl, "\"cipher\":\"TLS_RSA_WITH_AES_128_GCM_SHA256\"");
-	assert_has(ssl, "\"resumed\":true");
-	assert_has(ssl, "\"last_alert\":\"handshake_failure\"");
-	assert_has(ssl, "\"established\":false");
-	assert_has(ssl, "\"ssl_history\":\"CsiL\"");
-	free(ssl);
+	expect(&r, "ssl.log", 1,
+	       "\"cipher\":\"TLS_RSA_WITH_AES_128_GCM_SHA256\"",
+	       "\"resumed\":true",
+	       "\"last_alert\":\"handshake_failure\"",
+	       "\"established\":false",
+	       "\"ssl_history\":\"CsiL\"",
+	       NULL);
 	run_cleanup(&r);
 }
 
@@ -657,12 +666,11 @@ static void test_sslv2_hello(void **state)
 	feedb(&r, TP_APP_RESP, &s, 0);
 	run_end(&r);
 
-	char *ssl = slurp(&r, "ssl.log");
-	assert_int_equal(lines(ssl), 1);
-	assert_has(ssl, "\"version\":\"SSLv3\"");
-	assert_has(ssl, "\"cipher\":\"TLS_RSA_WITH_RC4_128_SHA\"");
-	assert_has(ssl, "\"ssl_history\":\"Cs\"");
-	free(ssl);
+	expect(&r, "ssl.log", 1,
+	       "\"version\":\"SSLv3\"",
+	       "\"cipher\":\"TLS_RSA_WITH_RC4_128_SHA\"",
+	       "\"ssl_history\":\"Cs\"",
+	       NULL);
 	run_cleanup(&r);
 }
 
@@ -838,11 +846,10 @@ static void test_ssh_auth_failures(void **state)
 	run_begin(&r, &tp_app_ssh);
 	ssh_session(&r, sizes, sizeof(sizes) / sizeof(sizes[0]));
 	run_end(&r);
-	char *log = slurp(&r, "ssh.log");
-	assert_int_equal(lines(log), 1);
-	assert_has(log, "\"auth_success\":false");
-	assert_has(log, "\"auth_attempts\":3");
-	free(log);
+	expect(&r, "ssh.log", 1,
+	       "\"auth_success\":false",
+	       "\"auth_attempts\":3",
+	       NULL);
 	run_cleanup(&r);
 }
 
