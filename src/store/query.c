@@ -19,9 +19,13 @@
 #include "decode/decode.h"
 #include "decode/defrag.h"
 #include "store/index.h"
+#include "store/manifest.h"
 #include "store/store.h"
 #include "util/log.h"
 #include "util/mem.h"
+
+/* Reads of the segments: at most this much at once. */
+#define WIN (256u << 10)
 
 struct match {
 	uint64_t ts_ns;
@@ -42,10 +46,21 @@ struct run {
 	size_t nbuf;
 	struct match *m;
 	size_t nm, capm;
+	size_t wlen;             /* the window: buf holds wlen bytes of */
+	uint64_t wstart;         /* segment wseg from offset wstart */
+	uint32_t wseg;
+	struct tp_manifest man;
+	bool have_manifest;
 	char **names;            /* segment paths, by number */
 	uint32_t *linktypes;
 	size_t nnames;
 };
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
 
 static int cmp_name(const void *a, const void *b)
 {
@@ -107,110 +122,74 @@ static int list_segments(struct run *r, char *err, size_t errlen)
 	return r->linktypes ? 0 : -ENOMEM;
 }
 
-/* Bitmaps of candidates.  flows: NULL when no flow term narrows. */
-static void mark_flows(uint8_t *fl, const uint8_t *prev, uint32_t f)
+static bool host_in(const struct tp_idx_stream *s, const struct tp_addr *a)
 {
-	if (!prev || prev[f])
-		fl[f] = 1;
+	return !memcmp(&s->a[0], a, sizeof(*a)) ||
+	       !memcmp(&s->a[1], a, sizeof(*a));
 }
 
-static int post_lo(const struct tp_idx_post *p, uint32_t n, uint32_t key)
+/* May a packet of stream s match the term?  (Direction is ignored: a
+ * superset; BPF decides.) */
+static bool term_allows(const struct tp_idx_stream *s,
+			const struct tp_expr_term *t)
 {
-	uint32_t lo = 0, hi = n;
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		if (p[mid].key < key)
-			lo = mid + 1;
-		else
-			hi = mid;
+	if (!(s->flags & TP_IDX_S_FLOW))
+		return false;
+	switch (t->kind) {
+	case TP_EXPR_HOST:
+		return host_in(s, &t->addr);
+	case TP_EXPR_PORT:
+		return !(s->flags & TP_IDX_S_PORTS) || s->port[0] == t->val ||
+		       s->port[1] == t->val;
+	case TP_EXPR_PROTO:
+		return s->proto == t->val;
 	}
-	return (int)lo;
+	return true;
 }
 
-/* Flows the term allows, intersected with prev (NULL: all).  New bitmap
- * of nflows bytes, or NULL on ENOMEM. */
-static uint8_t *term_flows(const struct tp_index *ix,
-			   const struct tp_expr_term *t, const uint8_t *prev)
+/* The session number of the query's session name in this index, or -1
+ * when the segment has no such session. */
+static int64_t session_no(const struct tp_index *ix, const char *name)
 {
-	uint8_t *fl = calloc(ix->nflows ? ix->nflows : 1, 1);
-	if (!fl)
-		return NULL;
-	if (t->kind == TP_EXPR_HOST) {
-		uint32_t lo = 0, hi = ix->nip;
-		while (lo < hi) {
-			uint32_t mid = lo + (hi - lo) / 2;
-			if (memcmp(&ix->ip[mid].addr, &t->addr, 16) < 0)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
-		for (; lo < ix->nip && !memcmp(&ix->ip[lo].addr, &t->addr, 16);
-		     lo++)
-			mark_flows(fl, prev, ix->ip[lo].flow);
-	} else {
-		const struct tp_idx_post *p =
-			t->kind == TP_EXPR_PORT ? ix->port : ix->proto;
-		uint32_t n = t->kind == TP_EXPR_PORT ? ix->nport : ix->nproto;
-		for (uint32_t i = (uint32_t)post_lo(p, n, t->val);
-		     i < n && p[i].key == t->val; i++)
-			mark_flows(fl, prev, p[i].id);
-		if (t->kind == TP_EXPR_PORT)
-			for (uint32_t i = (uint32_t)post_lo(p, n, TP_IDX_ANY_PORT);
-			     i < n && p[i].key == TP_IDX_ANY_PORT; i++)
-				mark_flows(fl, prev, p[i].id);
-	}
-	return fl;
+	for (uint32_t s = 0; s < ix->nsess; s++)
+		if (!strcmp(ix->sess[s].name, name))
+			return ix->sess[s].no;
+	return -1;
 }
 
-/* Per packet: may it match?  Fills pk (npkts bytes). */
+/* Candidate record offsets of the segment, ascending, into *out (*n). */
 static int candidates(const struct tp_query *q, const struct tp_index *ix,
-		      uint8_t *pk, int32_t *sess_of)
+		      uint64_t **out, size_t *n)
 {
 	const struct tp_expr *e = &q->expr;
-	uint8_t *fl = NULL;
-
-	for (uint32_t i = 0; i < ix->npkts; i++)
-		sess_of[i] = -1;
-	for (uint32_t i = 0; i < ix->nsesspost; i++)
-		sess_of[ix->sesspost[i].id] = (int32_t)ix->sesspost[i].key;
-
-	if (e->conjunction)
-		for (unsigned t = 0; t < e->nterms; t++) {
-			uint8_t *n = term_flows(ix, &e->terms[t], fl);
-			free(fl);
-			if (!(fl = n))
-				return -ENOMEM;
-		}
-	if (fl) {
-		memset(pk, 0, ix->npkts);
-		for (uint32_t f = 0; f < ix->nflows; f++)
-			if (fl[f])
-				for (uint32_t k = 0; k < ix->flows[f].npkts; k++)
-					pk[ix->flow_pkts[ix->flows[f].first + k]] = 1;
-		free(fl);
-	} else {
-		memset(pk, 1, ix->npkts);
+	int64_t sess = e->has_session ? session_no(ix, e->session) : 0;
+	size_t k = 0;
+	*out = NULL;
+	*n = 0;
+	if (e->has_session && sess < 0)
+		return 0;
+	uint64_t *v = malloc((size_t)(ix->npkts ? ix->npkts : 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < ix->nstreams; i++) {
+		const struct tp_idx_stream *s = &ix->streams[i];
+		bool ok = true;
+		if (e->conjunction)
+			for (unsigned t = 0; ok && t < e->nterms; t++)
+				ok = term_allows(s, &e->terms[t]);
+		if (ok && e->has_vni)
+			ok = (s->flags & TP_IDX_S_VNI) && s->vni == e->vni;
+		if (ok && e->has_session)
+			ok = s->session == (uint64_t)sess;
+		if (!ok)
+			continue;
+		memcpy(v + k, ix->offs + s->first, (size_t)s->npkts * sizeof(*v));
+		k += s->npkts;
 	}
-	if (e->has_vni) {
-		uint8_t *v = calloc(ix->npkts ? ix->npkts : 1, 1);
-		if (!v)
-			return -ENOMEM;
-		for (uint32_t i = (uint32_t)post_lo(ix->vni, ix->nvni, e->vni);
-		     i < ix->nvni && ix->vni[i].key == e->vni; i++)
-			v[ix->vni[i].id] = 1;
-		for (uint32_t i = 0; i < ix->npkts; i++)
-			pk[i] &= v[i];
-		free(v);
-	}
-	if (e->has_session) {
-		int32_t no = -2;
-		for (uint32_t s = 0; s < ix->nsess; s++)
-			if (!strcmp(ix->sess[s].name, e->session))
-				no = (int32_t)ix->sess[s].no;
-		for (uint32_t i = 0; i < ix->npkts; i++)
-			if (sess_of[i] != no)
-				pk[i] = 0;
-	}
+	if (k)
+		qsort(v, k, sizeof(*v), cmp_u64);
+	*out = v;
+	*n = k;
 	return 0;
 }
 
@@ -225,23 +204,52 @@ static bool vni_matches(const struct tp_pkt *p, uint32_t vni)
 	return false;
 }
 
-static int read_rec(struct run *r, int fd, uint64_t off, uint8_t *h,
-		    uint32_t *caplen)
+/* Make bytes [off, off + need) of segment seg readable in the window,
+ * reading ahead to `upto` (a later record the caller will want) when the
+ * window is refilled. */
+static int window(struct run *r, int fd, uint32_t seg, uint64_t off,
+		  size_t need, uint64_t upto)
 {
-	if (pread(fd, h, 16, (off_t)off) != 16)
-		return -EIO;
-	uint32_t n = rd32(h + 8);
-	if (n > (64u << 20))
-		return -EIO;
-	if (n > r->nbuf) {
-		uint8_t *b = realloc(r->buf, n);
+	if (r->wseg == seg && off >= r->wstart &&
+	    off + need <= r->wstart + r->wlen)
+		return 0;
+	size_t len = upto > off ? (size_t)(upto - off) + 2048 : 2048;
+	if (len > WIN)
+		len = WIN;
+	if (len < need)
+		len = need;
+	if (len > r->nbuf) {
+		uint8_t *b = realloc(r->buf, len);
 		if (!b)
 			return -ENOMEM;
 		r->buf = b;
-		r->nbuf = n;
+		r->nbuf = len;
 	}
-	if (n && pread(fd, r->buf, n, (off_t)(off + 16)) != (ssize_t)n)
+	ssize_t n = pread(fd, r->buf, len, (off_t)off);
+	if (n < 0 || (size_t)n < need) {
+		r->wseg = UINT32_MAX;
 		return -EIO;
+	}
+	r->wseg = seg;
+	r->wstart = off;
+	r->wlen = (size_t)n;
+	return 0;
+}
+
+/* The record at off (its 16-byte header, then caplen bytes) in *rec,
+ * valid until the next call. */
+static int read_rec(struct run *r, int fd, uint32_t seg, uint64_t off,
+		    uint64_t upto, const uint8_t **rec, uint32_t *caplen)
+{
+	int rc = window(r, fd, seg, off, 16, upto);
+	if (rc < 0)
+		return rc;
+	uint32_t n = rd32(r->buf + (off - r->wstart) + 8);
+	if (n > (64u << 20))
+		return -EIO;
+	if ((rc = window(r, fd, seg, off, 16 + (size_t)n, upto)) < 0)
+		return rc;
+	*rec = r->buf + (off - r->wstart);
 	*caplen = n;
 	return 0;
 }
@@ -261,6 +269,36 @@ static int add_match(struct run *r, uint64_t ts, uint32_t seg, uint64_t off,
 	return 0;
 }
 
+/* May the segment hold a match, by its manifest entry?  Each index term
+ * of a conjunction, the VNI and the session must be in its filter. */
+static bool entry_allows(const struct tp_query *q,
+			 const struct tp_manifest_entry *me)
+{
+	const struct tp_expr *e = &q->expr;
+	const struct tp_bloom *bf = &me->bloom;
+	if (me->npkts == 0 || me->last_ns < q->since_ns ||
+	    me->first_ns > q->until_ns)
+		return false;
+	if (e->has_vni && !tp_bloom_maybe(bf, tp_bloom_key_vni(e->vni)))
+		return false;
+	if (e->has_session &&
+	    !tp_bloom_maybe(bf, tp_bloom_key_session(e->session)))
+		return false;
+	if (!e->conjunction)
+		return true;
+	for (unsigned t = 0; t < e->nterms; t++) {
+		const struct tp_expr_term *tm = &e->terms[t];
+		if (tm->kind == TP_EXPR_HOST &&
+		    !tp_bloom_maybe(bf, tp_bloom_key_addr(&tm->addr)))
+			return false;
+		if (tm->kind == TP_EXPR_PORT &&
+		    !tp_bloom_maybe(bf, tp_bloom_key_port(tm->val)) &&
+		    !tp_bloom_maybe(bf, tp_bloom_key_port(TP_BLOOM_ANY_PORT)))
+			return false;
+	}
+	return true;
+}
+
 static int search_segment(struct run *r, uint32_t seg)
 {
 	const struct tp_query *q = r->q;
@@ -269,6 +307,16 @@ static int search_segment(struct run *r, uint32_t seg)
 	const char *path = r->names[seg];
 	size_t n = strlen(path) - strlen(TP_STORE_SEG_SUFFIX);
 
+	const char *base = strrchr(path, '/');
+	const struct tp_manifest_entry *me =
+		r->have_manifest ? tp_manifest_find(&r->man, base + 1) : NULL;
+	if (me) {
+		r->linktypes[seg] = me->linktype;
+		if (!entry_allows(q, me)) {
+			r->res->skipped++;
+			return 0;
+		}
+	}
 	snprintf(ipath, sizeof(ipath), "%.*s" TP_STORE_IDX_SUFFIX, (int)n, path);
 	int rc = tp_index_load(&ix, ipath, err, sizeof(err));
 	if (rc == -ENOENT) {
@@ -288,41 +336,43 @@ static int search_segment(struct run *r, uint32_t seg)
 		return 0;
 	}
 	r->res->segments_read++;
-	uint8_t *pk = malloc(ix.npkts);
-	int32_t *sess_of = malloc((size_t)ix.npkts * sizeof(*sess_of));
+	uint64_t *offs = NULL;
+	size_t noffs = 0;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	rc = 0;
-	if (!pk || !sess_of) {
-		rc = -ENOMEM;
-		goto out;
-	}
 	if (fd < 0) {
 		r->res->damaged++;
 		tp_log_warn("%s: %s; segment skipped", path, strerror(errno));
 		goto out;
 	}
-	if ((rc = candidates(q, &ix, pk, sess_of)) < 0)
+	if ((rc = candidates(q, &ix, &offs, &noffs)) < 0)
 		goto out;
-	for (uint32_t i = 0; i < ix.npkts; i++) {
-		const struct tp_idx_pkt *ip = &ix.pkts[i];
-		if (!pk[i] || ip->ts_ns < q->since_ns || ip->ts_ns > q->until_ns)
-			continue;
-		uint8_t h[16];
+	for (size_t i = 0, j = 0; i < noffs; i++) {
+		uint64_t off = offs[i];
+		/* Read ahead over the candidates that share a window. */
+		if (j < i)
+			j = i;
+		while (j + 1 < noffs && offs[j + 1] - off < WIN - 4096)
+			j++;
+		const uint8_t *h;
 		uint32_t caplen;
 		r->res->candidates++;
-		if (read_rec(r, fd, ip->off, h, &caplen) < 0) {
+		if (read_rec(r, fd, seg, off, offs[j], &h, &caplen) < 0) {
 			r->res->damaged++;
 			tp_log_warn("%s: record at offset %llu unreadable; "
 				    "rest of the segment skipped", path,
-				    (unsigned long long)ip->off);
+				    (unsigned long long)off);
 			break;
 		}
+		uint64_t ts = (uint64_t)rd32(h) * 1000000000ull + rd32(h + 4);
+		if (ts < q->since_ns || ts > q->until_ns)
+			continue;
 		struct tp_pkt *p = r->pkt;
 		memset(p, 0, sizeof(*p));
-		p->data = r->buf;
+		p->data = h + 16;
 		p->caplen = caplen;
 		p->wirelen = rd32(h + 12);
-		p->ts_ns = ip->ts_ns;
+		p->ts_ns = ts;
 		p->linktype = ix.linktype;
 		tp_decode(&r->dec, p);
 		if (q->expr.has_vni && !vni_matches(p, q->expr.vni))
@@ -339,14 +389,13 @@ static int search_segment(struct run *r, uint32_t seg)
 				continue;
 		}
 		r->res->matched++;
-		if ((rc = add_match(r, ip->ts_ns, seg, ip->off, caplen + 16)) < 0)
+		if ((rc = add_match(r, ts, seg, off, caplen + 16)) < 0)
 			goto out;
 	}
 out:
 	if (fd >= 0)
 		close(fd);
-	free(pk);
-	free(sess_of);
+	free(offs);
 	tp_index_free(&ix);
 	return rc;
 }
@@ -395,16 +444,17 @@ static int write_out(struct run *r, FILE *out, char *err, size_t errlen)
 				return -EIO;
 			}
 		}
-		uint8_t rh[16];
+		const uint8_t *rh;
 		uint32_t caplen;
-		if (read_rec(r, fd, m->off, rh, &caplen) < 0) {
+		uint64_t upto = i + 1 < n && r->m[i + 1].seg == cur ?
+					r->m[i + 1].off : m->off;
+		if (read_rec(r, fd, cur, m->off, upto, &rh, &caplen) < 0) {
 			close(fd);
 			snprintf(err, errlen, "%s: record at %llu unreadable",
 				 r->names[cur], (unsigned long long)m->off);
 			return -EIO;
 		}
-		if (fwrite(rh, 1, 16, out) != 16 ||
-		    fwrite(r->buf, 1, caplen, out) != caplen) {
+		if (fwrite(rh, 1, 16 + (size_t)caplen, out) != 16 + (size_t)caplen) {
 			close(fd);
 			goto werr;
 		}
@@ -457,6 +507,12 @@ int tp_query_run(const struct tp_query *q, FILE *out,
 
 	if ((rc = list_segments(&r, err, errlen)) < 0)
 		goto out;
+	char merr[512];
+	r.wseg = UINT32_MAX;
+	int mrc = tp_manifest_load(q->dir, &r.man, merr, sizeof(merr));
+	r.have_manifest = mrc == 0;
+	if (mrc < 0 && mrc != -ENOENT)
+		tp_log_warn("%s; every segment's index is read", merr);
 	res->segments = r.nnames;
 	for (uint32_t s = 0; s < r.nnames; s++)
 		if ((rc = search_segment(&r, s)) < 0) {
@@ -478,6 +534,7 @@ out:
 		free(r.names[i]);
 	free(r.names);
 	free(r.linktypes);
+	tp_manifest_free(&r.man);
 	free(r.buf);
 	free(r.m);
 	return rc;

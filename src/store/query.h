@@ -20,6 +20,7 @@ struct tp_query {
 
 struct tp_query_result {
 	uint64_t segments, segments_read;  /* in the store; opened */
+	uint64_t skipped;        /* passed over by the manifest */
 	uint64_t unindexed;      /* segments skipped for a missing index */
 	uint64_t damaged;        /* segments whose index or records are bad */
 	uint64_t candidates;     /* packets decoded and matched */

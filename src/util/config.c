@@ -473,6 +473,16 @@ static const struct key keys[] = {
 		       "source is idle): packets are searchable no later than "
 		       "this after they arrive.",
 	},
+	{
+		.name = "store.publish_interval", .type = KT_DURATION,
+		FIELD(store_publish_ns),
+		.min = NS_S, .max = 60 * NS_M,
+		.def = "5s",
+		.doc = "A segment file open this long by the wall clock is "
+		       "closed (renamed into view, indexed, entered in the "
+		       "manifest), so that a live store's packets are "
+		       "searchable within this time of their arrival.",
+	},
 };
 
 #define NKEYS TP_ARRAY_SIZE(keys)

@@ -79,6 +79,7 @@ struct tp_config {
 	char store_dir[4096];        /* "" = off */
 	uint64_t store_segment_size;
 	uint64_t store_segment_age_ns;
+	uint64_t store_publish_ns;   /* wall clock */
 
 	/* tapir run */
 	uint32_t nsources;

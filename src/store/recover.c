@@ -1,0 +1,377 @@
+/* Crash recovery: see recover.h.  A writer that dies leaves
+ *
+ *   .seg-….pcap.tmp   the open segment: every complete record is kept, a
+ *                     partial last record cut off, the file renamed to
+ *                     seg-….pcap and indexed;
+ *   seg-….pcap        without seg-….idx (killed between the two renames),
+ *                     or with an index that does not read back: the index
+ *                     is rebuilt from the segment's records;
+ *   .seg-….idx.tmp    a half-written index, and .manifest.tmp: removed;
+ *   .del-…            what retention was deleting: removed (its index is
+ *                     never rebuilt).
+ *
+ * A rebuilt index is the one the writer would have written, except that
+ * session numbers are those of this run's session table. */
+#include "store/recover.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "decode/decode.h"
+#include "decode/defrag.h"
+#include "flow/conn.h"
+#include "flow/flow.h"
+#include "mirror/session.h"
+#include "store/build.h"
+#include "store/manifest.h"
+#include "store/store.h"
+#include "util/log.h"
+#include "util/mem.h"
+
+#define MAX_REC (262144u + 64u)
+#define RD_BUF (4u << 20)
+
+static uint32_t rd32(const uint8_t *q)
+{
+	return (uint32_t)q[0] | (uint32_t)q[1] << 8 | (uint32_t)q[2] << 16 |
+	       (uint32_t)q[3] << 24;
+}
+
+/* The pid in a segment's name ("seg-<ns>-f<front>-<pid>-<n>…"), or 0. */
+static long name_pid(const char *base)
+{
+	unsigned long long ns;
+	unsigned front, n;
+	long pid;
+	if (base[0] == '.')
+		base++;
+	if (sscanf(base, TP_STORE_SEG_PREFIX "%llu-f%u-%ld-%u", &ns, &front,
+		   &pid, &n) != 4)
+		return 0;
+	return pid;
+}
+
+static bool alive(long pid)
+{
+	if (pid <= 0)
+		return false;
+	if (pid == (long)getpid())
+		return true;
+	return kill((pid_t)pid, 0) == 0 || errno == EPERM;
+}
+
+static bool is_transport(uint8_t proto)
+{
+	return proto == 6 || proto == 17 || proto == 1 || proto == 58 ||
+	       proto == 132;
+}
+
+struct rebuild {
+	struct tp_dec dec;
+	struct tp_decode_cfg dcfg;
+	struct tp_pkt *pkt;
+	struct tp_idx_builder b;
+	uint8_t *buf;
+};
+
+/* Index the records of path from offset 24 on as the front would have;
+ * *good is the end of the last complete record.  0 or -errno. */
+static int scan(struct rebuild *r, const char *path, struct tp_sessions *ss,
+		uint32_t *linktype, uint64_t *good, uint64_t *size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		int e = errno;
+		close(fd);
+		return -e;
+	}
+	*size = (uint64_t)st.st_size;
+	*good = 0;
+	uint8_t fh[24];
+	if (pread(fd, fh, 24, 0) != 24 || rd32(fh) != 0xa1b23c4d) {
+		close(fd);
+		return -EINVAL;
+	}
+	*linktype = rd32(fh + 20);
+	*good = 24;
+	tp_idx_builder_reset(&r->b);
+	/* Records are read through a window of RD_BUF bytes. */
+	uint64_t base = 24;
+	size_t have = 0, at = 0;
+	for (;;) {
+		if (have - at < 16 + MAX_REC && base + have < *size) {
+			memmove(r->buf, r->buf + at, have - at);
+			base += at;
+			have -= at;
+			at = 0;
+			ssize_t n = pread(fd, r->buf + have, RD_BUF - have,
+					  (off_t)(base + have));
+			if (n < 0) {
+				int e = errno;
+				close(fd);
+				return -e;
+			}
+			have += (size_t)n;
+		}
+		if (have - at < 16)
+			break;
+		const uint8_t *h = r->buf + at;
+		uint32_t caplen = rd32(h + 8);
+		if (caplen > MAX_REC || have - at < 16 + (size_t)caplen)
+			break;
+		struct tp_pkt *p = r->pkt;
+		tp_pkt_reset(p);
+		p->data = h + 16;
+		p->caplen = caplen;
+		p->wirelen = rd32(h + 12);
+		p->ts_ns = (uint64_t)rd32(h) * 1000000000ull + rd32(h + 4);
+		p->linktype = *linktype;
+		enum tp_dec_rc rc = tp_decode(&r->dec, p);
+		uint32_t sid = tp_session_of(ss, p);
+		struct tp_session *se = tp_session_get(ss, sid);
+		struct tp_flow_key key;
+		uint8_t side;
+		struct tp_store_meta m = {.session = sid, .key = &key};
+		if (p->ipver) {
+			uint16_t sp = 0, dp = 0;
+			bool flowed = !((is_transport(p->proto) && !p->l4) ||
+					(rc != TP_DEC_OK && !p->l4));
+			if (flowed && (p->proto == 1 || p->proto == 58)) {
+				bool one_way;
+				tp_icmp_ports(p->ipver, (uint8_t)p->sport,
+					      (uint8_t)p->dport, &sp, &dp,
+					      &one_way);
+			} else if (flowed && is_transport(p->proto)) {
+				sp = p->sport;
+				dp = p->dport;
+			}
+			m.has_flow = true;
+			m.ports_known = flowed;
+			m.hash = tp_flow_key_make(&key, &side, &p->src, sp,
+						  &p->dst, dp, p->proto,
+						  p->ipver, se ? se->zone : 0);
+		}
+		tp_idx_builder_add(&r->b, base + at, p, &m);
+		at += 16 + caplen;
+		*good = base + at;
+	}
+	close(fd);
+	return 0;
+}
+
+static int rebuild_index(struct rebuild *r, const char *seg,
+			 struct tp_sessions *ss, bool cut,
+			 struct tp_recover_result *res)
+{
+	uint32_t lt = 0;
+	uint64_t good = 0, size = 0;
+	int rc = scan(r, seg, ss, &lt, &good, &size);
+	if (rc == -EINVAL && size < 24) {
+		tp_log_warn("store: %s holds no pcap header; removed", seg);
+		unlink(seg);
+		res->removed++;
+		return rc;
+	}
+	if (rc < 0) {
+		tp_log_warn("store: %s cannot be recovered: %s; left as it is",
+			    seg, strerror(-rc));
+		return rc;
+	}
+	if (good < size) {
+		if (!cut) {
+			tp_log_warn("store: %s: %llu bytes after its last "
+				    "complete record are not indexed", seg,
+				    (unsigned long long)(size - good));
+		} else if (truncate(seg, (off_t)good) == 0) {
+			res->cut += size - good;
+		} else {
+			tp_log_warn("store: cannot cut %s to its complete "
+				    "records: %s", seg, strerror(errno));
+			return -errno;
+		}
+	}
+	struct tp_index ix;
+	if ((rc = tp_idx_builder_finish(&r->b, ss, good, lt, &ix)) < 0)
+		return rc;
+	char ipath[4400];
+	size_t n = strlen(seg) - strlen(TP_STORE_SEG_SUFFIX);
+	snprintf(ipath, sizeof(ipath), "%.*s" TP_STORE_IDX_SUFFIX, (int)n, seg);
+	rc = tp_index_write(&ix, ipath);
+	if (rc == 0) {
+		const char *slash = strrchr(seg, '/');
+		char dir[4400];
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - seg), seg);
+		if (tp_manifest_add(dir, slash + 1, &ix) < 0)
+			tp_log_warn("store: %s not entered in the manifest "
+				    "(queries read its index)", seg);
+		res->indexes++;
+	} else {
+		tp_log_warn("store: cannot write %s: %s", ipath, strerror(-rc));
+	}
+	tp_index_free(&ix);
+	return rc;
+}
+
+static bool ends_with(const char *s, const char *suf)
+{
+	size_t n = strlen(s), k = strlen(suf);
+	return n >= k && !strcmp(s + n - k, suf);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void tp_store_recover(const char *dir, struct tp_sessions *ss,
+		      struct tp_recover_result *out)
+{
+	struct tp_recover_result res = {0};
+	struct rebuild r = {0};
+	bool ready = false;
+	char **names = NULL;
+	size_t nn = 0, cap = 0;
+	DIR *d = opendir(dir);
+	if (!d)
+		goto out;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (nn == cap) {
+			size_t nc = cap ? cap * 2 : 256;
+			char **v = realloc(names, nc * sizeof(*v));
+			if (!v)
+				break;
+			names = v;
+			cap = nc;
+		}
+		if (!(names[nn] = strdup(de->d_name)))
+			break;
+		nn++;
+	}
+	closedir(d);
+	if (nn)
+		qsort(names, nn, sizeof(*names), cmp_str);
+
+	char path[4400], fin[4400];
+	for (size_t i = 0; i < nn; i++) {
+		const char *nm = names[i];
+		snprintf(path, sizeof(path), "%s/%s", dir, nm);
+		if (!strncmp(nm, ".del-", 5)) {
+			if (unlink(path) == 0) {
+				res.removed++;
+				tp_log_info("store: removed %s, left by an "
+					    "interrupted deletion", path);
+			}
+			continue;
+		}
+		bool seg_tmp = nm[0] == '.' &&
+			       !strncmp(nm + 1, TP_STORE_SEG_PREFIX, 4) &&
+			       ends_with(nm, TP_STORE_SEG_SUFFIX ".tmp");
+		bool idx_tmp = nm[0] == '.' && ends_with(nm, ".idx.tmp");
+		bool seg = !strncmp(nm, TP_STORE_SEG_PREFIX, 4) &&
+			   ends_with(nm, TP_STORE_SEG_SUFFIX);
+		if (!seg_tmp && !idx_tmp && !seg)
+			continue;
+		if (alive(name_pid(nm)))
+			continue;
+		if (idx_tmp) {
+			if (unlink(path) == 0) {
+				res.removed++;
+				tp_log_info("store: removed the half-written "
+					    "index %s", path);
+			}
+			continue;
+		}
+		if (seg) {
+			char ipath[4400];
+			struct tp_index ix;
+			char err[300];
+			size_t k = strlen(path) - strlen(TP_STORE_SEG_SUFFIX);
+			snprintf(ipath, sizeof(ipath), "%.*s" TP_STORE_IDX_SUFFIX,
+				 (int)k, path);
+			int rc = tp_index_load(&ix, ipath, err, sizeof(err));
+			tp_index_free(&ix);
+			if (rc == 0 || (rc != -ENOENT && rc != -EINVAL))
+				continue;
+			tp_log_info("store: %s: %s; rebuilding it", ipath,
+				    rc == -ENOENT ? "missing" : err);
+		}
+		if (!ready) {
+			tp_decode_cfg_default(&r.dcfg);
+			r.pkt = tp_calloc_aligned(64, sizeof(*r.pkt));
+			r.buf = tp_malloc(RD_BUF);
+			if (!r.pkt || !r.buf || tp_idx_builder_init(&r.b) < 0 ||
+			    tp_dec_init(&r.dec, &r.dcfg) < 0) {
+				tp_log_error("store: out of memory recovering %s",
+					     dir);
+				goto out;
+			}
+			/* Stored frames are indexed one by one, as the
+			 * query matches them. */
+			tp_defrag_free(r.dec.defrag);
+			r.dec.defrag = NULL;
+			ready = true;
+		}
+		if (seg) {
+			rebuild_index(&r, path, ss, false, &res);
+			continue;
+		}
+		/* ".seg-X.pcap.tmp" -> "seg-X.pcap" */
+		snprintf(fin, sizeof(fin), "%s/%.*s", dir,
+			 (int)(strlen(nm) - 5), nm + 1);
+		unsigned long long cut0 = res.cut;
+		unsigned ix0 = res.indexes;
+		if (rename(path, fin) < 0) {
+			tp_log_warn("store: cannot rename %s: %s", path,
+				    strerror(errno));
+			continue;
+		}
+		if (rebuild_index(&r, fin, ss, true, &res) == 0 &&
+		    res.indexes > ix0) {
+			res.segments++;
+			tp_log_info("store: recovered %s as %s (%llu bytes of a "
+				    "partial record cut), index rebuilt", path,
+				    fin, res.cut - cut0);
+		}
+	}
+	/* A manifest rewrite that was cut short. */
+	snprintf(path, sizeof(path), "%s/" TP_MANIFEST_NAME ".lock", dir);
+	int lfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (lfd >= 0 && flock(lfd, LOCK_EX | LOCK_NB) == 0) {
+		snprintf(path, sizeof(path), "%s/." TP_MANIFEST_NAME ".tmp", dir);
+		if (unlink(path) == 0)
+			res.removed++;
+		flock(lfd, LOCK_UN);
+	}
+	if (lfd >= 0)
+		close(lfd);
+	if (res.segments || res.indexes || res.removed)
+		tp_log_info("store: recovery of %s: %u segments completed, %u "
+			    "indexes rebuilt, %u leftovers removed, %llu bytes "
+			    "of partial records cut", dir, res.segments,
+			    res.indexes, res.removed, res.cut);
+out:
+	if (ready) {
+		tp_dec_fini(&r.dec);
+		tp_idx_builder_fini(&r.b);
+	}
+	tp_free(r.pkt, sizeof(*r.pkt));
+	tp_free(r.buf, RD_BUF);
+	for (size_t i = 0; i < nn; i++)
+		free(names[i]);
+	free(names);
+	if (out)
+		*out = res;
+}
