@@ -4,6 +4,7 @@
 #include "store/bloom.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
@@ -79,12 +80,6 @@ bool tp_bloom_maybe(const struct tp_bloom *bf, uint64_t key)
 	return true;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
 int tp_bloom_of_index(struct tp_bloom *bf, const struct tp_index *ix)
 {
 	memset(bf, 0, sizeof(*bf));
@@ -110,14 +105,36 @@ int tp_bloom_of_index(struct tp_bloom *bf, const struct tp_index *ix)
 	}
 	for (uint32_t i = 0; i < ix->nsess; i++)
 		keys[n++] = tp_bloom_key_session(ix->sess[i].name);
-	/* Sized by the distinct keys: a segment of 10^5 streams among 200
-	 * hosts has far fewer addresses than streams. */
-	if (n)
-		qsort(keys, n, sizeof(*keys), cmp_u64);
+	/* Sized by the distinct keys (a segment of 10^5 streams among 200
+	 * hosts has far fewer addresses than streams), found with an open
+	 * addressing set: no sort. */
+	size_t nset = 64;
+	while (nset < n * 2)
+		nset *= 2;
+	uint64_t *seen = tp_calloc(nset, sizeof(*seen));
+	if (!seen) {
+		tp_free(keys, cap * sizeof(*keys));
+		return -ENOMEM;
+	}
 	size_t d = 0;
-	for (size_t i = 0; i < n; i++)
-		if (!d || keys[d - 1] != keys[i])
-			keys[d++] = keys[i];
+	bool zero = false;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t k = keys[i];
+		if (!k) {          /* 0 marks a free slot */
+			if (!zero)
+				keys[d++] = 0;
+			zero = true;
+			continue;
+		}
+		size_t j = (size_t)(k ^ k >> 29) & (nset - 1);
+		while (seen[j] && seen[j] != k)
+			j = (j + 1) & (nset - 1);
+		if (!seen[j]) {
+			seen[j] = k;
+			keys[d++] = k;
+		}
+	}
+	tp_free(seen, nset * sizeof(*seen));
 	uint64_t nbits = ((uint64_t)d * BITS_PER_KEY + 63) / 64 * 64;
 	if (nbits < 64)
 		nbits = 64;

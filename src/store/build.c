@@ -25,6 +25,11 @@ void tp_idx_builder_fini(struct tp_idx_builder *b)
 	tp_free(b->streams, (size_t)b->cap_streams * sizeof(*b->streams));
 	tp_free(b->hash, (size_t)b->cap_streams * sizeof(*b->hash));
 	tp_free(b->pkts, (size_t)b->cap_pkts * sizeof(*b->pkts));
+	tp_free(b->out_streams,
+		(size_t)b->cap_out_streams * sizeof(*b->out_streams));
+	tp_free(b->out_offs, (size_t)b->cap_out_offs * sizeof(*b->out_offs));
+	tp_free(b->out_sess, (size_t)b->cap_out_sess * sizeof(*b->out_sess));
+	tp_free(b->used, b->cap_used);
 	memset(b, 0, sizeof(*b));
 }
 
@@ -174,6 +179,24 @@ int tp_idx_builder_add(struct tp_idx_builder *b, uint64_t off,
 	return s == UINT32_MAX ? -ENOMEM : 0;
 }
 
+/* Room for n elements of size in *p (capacity *cap, kept). */
+static int reserve(void **p, uint32_t *cap, uint32_t n, size_t size)
+{
+	if (n <= *cap)
+		return 0;
+	uint64_t c = *cap ? *cap : 1024;
+	while (c < n)
+		c *= 2;
+	if (c > UINT32_MAX)
+		c = n;
+	void *q = tp_realloc(*p, (size_t)*cap * size, (size_t)c * size);
+	if (!q)
+		return -ENOMEM;
+	*p = q;
+	*cap = (uint32_t)c;
+	return 0;
+}
+
 int tp_idx_builder_finish(struct tp_idx_builder *b, struct tp_sessions *ss,
 			  uint64_t seg_bytes, uint32_t linktype,
 			  struct tp_index *ix)
@@ -187,17 +210,15 @@ int tp_idx_builder_finish(struct tp_idx_builder *b, struct tp_sessions *ss,
 	for (uint32_t s = 0; s < b->nstreams; s++)
 		if (b->streams[s].session + 1 > nsess)
 			nsess = b->streams[s].session + 1;
-	uint8_t *used = tp_calloc(nsess ? nsess : 1, 1);
-	ix->streams = b->nstreams ? tp_malloc((size_t)b->nstreams *
-					      sizeof(*ix->streams)) : NULL;
-	ix->offs = n ? tp_malloc((size_t)n * sizeof(*ix->offs)) : NULL;
-	if (!used || (b->nstreams && !ix->streams) || (n && !ix->offs)) {
-		tp_free(used, nsess ? nsess : 1);
-		tp_free(ix->streams, (size_t)b->nstreams * sizeof(*ix->streams));
-		tp_free(ix->offs, (size_t)n * sizeof(*ix->offs));
-		memset(ix, 0, sizeof(*ix));
+	if (reserve((void **)&b->used, &b->cap_used, nsess, 1) < 0 ||
+	    reserve((void **)&b->out_streams, &b->cap_out_streams, b->nstreams,
+		    sizeof(*b->out_streams)) < 0 ||
+	    reserve((void **)&b->out_offs, &b->cap_out_offs, n,
+		    sizeof(*b->out_offs)) < 0)
 		return -ENOMEM;
-	}
+	memset(b->used, 0, nsess);
+	ix->streams = b->out_streams;
+	ix->offs = b->out_offs;
 	ix->first_ns = b->first_ns;
 	ix->last_ns = b->last_ns;
 	ix->seg_bytes = seg_bytes;
@@ -211,10 +232,9 @@ int tp_idx_builder_finish(struct tp_idx_builder *b, struct tp_sessions *ss,
 		ix->streams[s] = b->streams[s];
 		ix->streams[s].first = at;
 		at += b->streams[s].npkts;
-		used[b->streams[s].session] = 1;
-	}
-	for (uint32_t s = 0; s < b->nstreams; s++)
 		ix->streams[s].npkts = 0;
+		b->used[b->streams[s].session] = 1;
+	}
 	for (uint32_t i = 0; i < b->npkts; i++) {
 		uint32_t s = b->pkts[i].stream;
 		if (s == UINT32_MAX)
@@ -224,15 +244,13 @@ int tp_idx_builder_finish(struct tp_idx_builder *b, struct tp_sessions *ss,
 	}
 	uint32_t k = 0;
 	for (uint32_t i = 0; i < nsess; i++)
-		k += used[i];
-	ix->sess = k ? tp_calloc(k, sizeof(*ix->sess)) : NULL;
-	if (k && !ix->sess) {
-		tp_free(used, nsess ? nsess : 1);
-		tp_index_free(ix);
+		k += b->used[i];
+	if (reserve((void **)&b->out_sess, &b->cap_out_sess, k,
+		    sizeof(*b->out_sess)) < 0)
 		return -ENOMEM;
-	}
+	ix->sess = b->out_sess;
 	for (uint32_t i = 0; i < nsess; i++) {
-		if (!used[i])
+		if (!b->used[i])
 			continue;
 		struct tp_session *se = ss ? tp_session_get(ss, i) : NULL;
 		ix->sess[ix->nsess].no = i;
@@ -240,7 +258,6 @@ int tp_idx_builder_finish(struct tp_idx_builder *b, struct tp_sessions *ss,
 			 "%s", se ? se->name : "-");
 		ix->nsess++;
 	}
-	tp_free(used, nsess ? nsess : 1);
 	return 0;
 }
 

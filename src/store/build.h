@@ -29,6 +29,12 @@ struct tp_idx_builder {
 	struct tp_idx_bpkt *pkts;
 	uint32_t npkts, cap_pkts;
 	uint64_t first_ns, last_ns;
+	/* What finish hands out, kept from one segment to the next. */
+	struct tp_idx_stream *out_streams;
+	uint64_t *out_offs;
+	struct tp_idx_sess *out_sess;
+	uint8_t *used;
+	uint32_t cap_out_streams, cap_out_offs, cap_out_sess, cap_used;
 };
 
 /* 0 or -ENOMEM. */
@@ -44,9 +50,9 @@ void tp_idx_builder_reset(struct tp_idx_builder *b);
 int tp_idx_builder_add(struct tp_idx_builder *b, uint64_t off,
 		       const struct tp_pkt *p, const struct tp_store_meta *m);
 
-/* The index of the packets added: ix's arrays are allocated here (free
- * with tp_index_free); session names come from sessions.  0 or
- * -ENOMEM. */
+/* The index of the packets added: ix's arrays belong to b and stay
+ * valid until its next reset (never tp_index_free them); session names
+ * come from sessions.  0 or -ENOMEM. */
 int tp_idx_builder_finish(struct tp_idx_builder *b, struct tp_sessions *s,
 			  uint64_t seg_bytes, uint32_t linktype,
 			  struct tp_index *ix);

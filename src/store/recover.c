@@ -220,7 +220,6 @@ static int rebuild_index(struct rebuild *r, const char *seg,
 	} else {
 		tp_log_warn("store: cannot write %s: %s", ipath, strerror(-rc));
 	}
-	tp_index_free(&ix);
 	return rc;
 }
 
@@ -271,7 +270,7 @@ void tp_store_recover(const char *dir, struct tp_sessions *ss,
 		if (!strncmp(nm, ".del-", 5)) {
 			if (unlink(path) == 0) {
 				res.removed++;
-				tp_log_info("store: removed %s, left by an "
+				tp_log_warn("store: removed %s, left by an "
 					    "interrupted deletion", path);
 			}
 			continue;
@@ -289,7 +288,7 @@ void tp_store_recover(const char *dir, struct tp_sessions *ss,
 		if (idx_tmp) {
 			if (unlink(path) == 0) {
 				res.removed++;
-				tp_log_info("store: removed the half-written "
+				tp_log_warn("store: removed the half-written "
 					    "index %s", path);
 			}
 			continue;
@@ -305,7 +304,7 @@ void tp_store_recover(const char *dir, struct tp_sessions *ss,
 			tp_index_free(&ix);
 			if (rc == 0 || (rc != -ENOENT && rc != -EINVAL))
 				continue;
-			tp_log_info("store: %s: %s; rebuilding it", ipath,
+			tp_log_warn("store: %s: %s; rebuilding it", ipath,
 				    rc == -ENOENT ? "missing" : err);
 		}
 		if (!ready) {
@@ -341,7 +340,7 @@ void tp_store_recover(const char *dir, struct tp_sessions *ss,
 		if (rebuild_index(&r, fin, ss, true, &res) == 0 &&
 		    res.indexes > ix0) {
 			res.segments++;
-			tp_log_info("store: recovered %s as %s (%llu bytes of a "
+			tp_log_warn("store: recovered %s as %s (%llu bytes of a "
 				    "partial record cut), index rebuilt", path,
 				    fin, res.cut - cut0);
 		}
@@ -358,7 +357,7 @@ void tp_store_recover(const char *dir, struct tp_sessions *ss,
 	if (lfd >= 0)
 		close(lfd);
 	if (res.segments || res.indexes || res.removed)
-		tp_log_info("store: recovery of %s: %u segments completed, %u "
+		tp_log_warn("store: recovery of %s: %u segments completed, %u "
 			    "indexes rebuilt, %u leftovers removed, %llu bytes "
 			    "of partial records cut", dir, res.segments,
 			    res.indexes, res.removed, res.cut);

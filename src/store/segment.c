@@ -279,7 +279,6 @@ static void close_segment(struct tp_store_writer *w)
 				fail(w, -r, "entering in the manifest");
 			r = 0;
 		}
-		tp_index_free(&ix);
 	}
 	if (r < 0)
 		fail(w, -r, "writing the index of");
