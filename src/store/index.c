@@ -12,6 +12,10 @@
  *                                      the distance from the previous
  *                                      packet of the stream (the first:
  *                                      from 0)
+ *     blocks            nblocks x 2    of a zstd segment: varint pairs,
+ *                       varints        the distances from the previous
+ *                                      block's start (uncompressed and
+ *                                      in the file)
  *   CRC-32              4              zlib crc32 of every byte before it
  *
  * A segment of 256 MiB holds some 10^6 packets and 10^4-10^5 streams:
@@ -107,7 +111,8 @@ int tp_index_encode(const struct tp_index *ix, uint8_t **out, size_t *len)
 {
 	uint64_t fixed = (uint64_t)ix->nstreams * TP_IDX_STREAM_LEN +
 			 (uint64_t)ix->nsess * TP_IDX_SESS_LEN;
-	uint64_t rawcap = fixed + (uint64_t)ix->npkts * 10;
+	uint64_t rawcap = fixed + (uint64_t)ix->npkts * 10 +
+			  (uint64_t)ix->nblocks * 20;
 	if (rawcap > MAX_RAW)
 		return -EOVERFLOW;
 	uint8_t *raw = tp_malloc((size_t)rawcap ? (size_t)rawcap : 1);
@@ -144,6 +149,12 @@ int tp_index_encode(const struct tp_index *ix, uint8_t **out, size_t *len)
 			prev = o;
 		}
 	}
+	for (uint32_t i = 0; i < ix->nblocks; i++) {
+		q += put_varint(q, ix->blocks[i].raw - (i ? ix->blocks[i - 1].raw
+							: 0));
+		q += put_varint(q, ix->blocks[i].zoff -
+				       (i ? ix->blocks[i - 1].zoff : 0));
+	}
 	size_t rawlen = (size_t)(q - raw);
 	size_t zcap = ZSTD_compressBound(rawlen);
 	size_t n = TP_IDX_HDR_LEN + zcap + 4;
@@ -170,7 +181,8 @@ int tp_index_encode(const struct tp_index *ix, uint8_t **out, size_t *len)
 	put32(buf + 44, ix->nsess);
 	put32(buf + 48, (uint32_t)rawlen);
 	put32(buf + 52, (uint32_t)zlen);
-	put64(buf + 56, 0);
+	put32(buf + 56, ix->nblocks);
+	put32(buf + 60, 0);
 	uint8_t *c = buf + TP_IDX_HDR_LEN + zlen;
 	put32(c, (uint32_t)crc32(0, buf, (uInt)(c - buf)));
 	/* The caller frees what it was told: give back the slack. */
@@ -186,6 +198,7 @@ void tp_index_free(struct tp_index *ix)
 	tp_free(ix->streams, (size_t)ix->nstreams * sizeof(*ix->streams));
 	tp_free(ix->offs, (size_t)ix->npkts * sizeof(*ix->offs));
 	tp_free(ix->sess, (size_t)ix->nsess * sizeof(*ix->sess));
+	tp_free(ix->blocks, (size_t)ix->nblocks * sizeof(*ix->blocks));
 	memset(ix, 0, sizeof(*ix));
 }
 
@@ -223,7 +236,7 @@ int tp_index_decode(struct tp_index *ix, const uint8_t *buf, size_t len,
 		.first_ns = get64(buf + 8), .last_ns = get64(buf + 16),
 		.seg_bytes = get64(buf + 24), .linktype = get32(buf + 32),
 		.npkts = get32(buf + 36), .nstreams = get32(buf + 40),
-		.nsess = get32(buf + 44),
+		.nsess = get32(buf + 44), .nblocks = get32(buf + 56),
 	};
 	uint32_t rawlen = get32(buf + 48), zlen = get32(buf + 52);
 	if ((uint64_t)TP_IDX_HDR_LEN + zlen + 4 != len) {
@@ -234,7 +247,7 @@ int tp_index_decode(struct tp_index *ix, const uint8_t *buf, size_t len,
 	uint64_t fixed = (uint64_t)h.nstreams * TP_IDX_STREAM_LEN +
 			 (uint64_t)h.nsess * TP_IDX_SESS_LEN;
 	if (rawlen > MAX_RAW || rawlen > (uint64_t)zlen * MAX_RATIO + 4096 ||
-	    fixed + h.npkts > rawlen) {
+	    fixed + h.npkts + 2ull * h.nblocks > rawlen || h.nblocks == 1) {
 		snprintf(err, errlen, "index counts do not fit its body");
 		return -EINVAL;
 	}
@@ -254,9 +267,11 @@ int tp_index_decode(struct tp_index *ix, const uint8_t *buf, size_t len,
 				 : NULL;
 	ix->offs = h.npkts ? tp_calloc(h.npkts, sizeof(*ix->offs)) : NULL;
 	ix->sess = h.nsess ? tp_calloc(h.nsess, sizeof(*ix->sess)) : NULL;
+	ix->blocks = h.nblocks ? tp_calloc(h.nblocks, sizeof(*ix->blocks))
+			       : NULL;
 	int rc = 0;
 	if ((h.nstreams && !ix->streams) || (h.npkts && !ix->offs) ||
-	    (h.nsess && !ix->sess)) {
+	    (h.nsess && !ix->sess) || (h.nblocks && !ix->blocks)) {
 		rc = bad(ix, err, errlen, "out of memory");
 		rc = -ENOMEM;
 		goto out;
@@ -314,6 +329,25 @@ int tp_index_decode(struct tp_index *ix, const uint8_t *buf, size_t len,
 				goto out;
 			}
 			ix->offs[s->first + k] = prev;
+		}
+	}
+	for (uint32_t i = 0; i < h.nblocks; i++) {
+		uint64_t dr, dz;
+		struct tp_idx_block *b = &ix->blocks[i];
+		if (get_varint(&q, end, &dr) < 0 ||
+		    get_varint(&q, end, &dz) < 0 || (i && (!dr || !dz)) ||
+		    (!i && (dr || dz))) {
+			rc = bad(ix, err, errlen, "index block table out of "
+				 "order");
+			goto out;
+		}
+		b->raw = (i ? b[-1].raw : 0) + dr;
+		b->zoff = (i ? b[-1].zoff : 0) + dz;
+		if (b->raw < dr || b->zoff < dz || b->raw > h.seg_bytes ||
+		    (i == h.nblocks - 1 && b->raw != h.seg_bytes)) {
+			rc = bad(ix, err, errlen, "index block table does not "
+				 "cover the segment");
+			goto out;
 		}
 	}
 	if (q != end)

@@ -45,15 +45,28 @@ struct tp_idx_sess {
 	char name[64];           /* as stats.log shows it */
 };
 
+/* A zstd-compressed segment is a series of zstd frames, each one block of
+ * whole records (about 64 KiB of them); the frames together decompress
+ * to the pcap file.  A record's address is its offset in that pcap: the
+ * block holding it starts at raw, its frame at zoff in the file. */
+struct tp_idx_block {
+	uint64_t raw, zoff;
+};
+
 struct tp_index {
 	uint64_t first_ns, last_ns;
-	uint64_t seg_bytes;      /* the segment's size when it was closed */
+	uint64_t seg_bytes;      /* the segment's size when it was closed
+				  * (uncompressed) */
 	uint32_t linktype;       /* LINKTYPE_* of the segment */
 	uint32_t npkts, nstreams, nsess;
 	struct tp_idx_stream *streams;
 	uint64_t *offs;          /* record offsets grouped by stream, each
 				  * group ascending */
 	struct tp_idx_sess *sess;
+	/* 0 for a plain pcap segment; else the blocks, then an end entry
+	 * (raw = seg_bytes, zoff = the file's size). */
+	uint32_t nblocks;
+	struct tp_idx_block *blocks;
 };
 
 /* Serialise ix (streams with their first set, offs grouped) into a new

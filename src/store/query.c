@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zstd.h>
 
 #include "decode/decode.h"
 #include "decode/defrag.h"
@@ -49,6 +50,11 @@ struct run {
 	size_t wlen;             /* the window: buf holds wlen bytes of */
 	uint64_t wstart;         /* segment wseg from offset wstart */
 	uint32_t wseg;
+	ZSTD_DCtx *dc;           /* zstd segments: their blocks, by number */
+	uint8_t *zin;
+	size_t nzin;
+	struct tp_idx_block **blocks;
+	uint32_t *nblocks;
 	struct tp_manifest man;
 	bool have_manifest;
 	char **names;            /* segment paths, by number */
@@ -94,11 +100,9 @@ static int list_segments(struct run *r, char *err, size_t errlen)
 	}
 	size_t cap = 0;
 	struct dirent *de;
-	size_t pl = strlen(TP_STORE_SEG_PREFIX), sl = strlen(TP_STORE_SEG_SUFFIX);
 	while ((de = readdir(d))) {
 		size_t n = strlen(de->d_name);
-		if (n <= pl + sl || strncmp(de->d_name, TP_STORE_SEG_PREFIX, pl) ||
-		    strcmp(de->d_name + n - sl, TP_STORE_SEG_SUFFIX))
+		if (!tp_store_seg_base(de->d_name))
 			continue;
 		if (r->nnames == cap) {
 			size_t nc = cap ? cap * 2 : 64;
@@ -119,7 +123,9 @@ static int list_segments(struct run *r, char *err, size_t errlen)
 	if (r->nnames)
 		qsort(r->names, r->nnames, sizeof(*r->names), cmp_name);
 	r->linktypes = calloc(r->nnames ? r->nnames : 1, sizeof(uint32_t));
-	return r->linktypes ? 0 : -ENOMEM;
+	r->blocks = calloc(r->nnames ? r->nnames : 1, sizeof(*r->blocks));
+	r->nblocks = calloc(r->nnames ? r->nnames : 1, sizeof(*r->nblocks));
+	return r->linktypes && r->blocks && r->nblocks ? 0 : -ENOMEM;
 }
 
 static bool host_in(const struct tp_idx_stream *s, const struct tp_addr *a)
@@ -207,12 +213,62 @@ static bool vni_matches(const struct tp_pkt *p, uint32_t vni)
 /* Make bytes [off, off + need) of segment seg readable in the window,
  * reading ahead to `upto` (a later record the caller will want) when the
  * window is refilled. */
+static int grow_buf(uint8_t **b, size_t *cap, size_t n)
+{
+	if (n <= *cap)
+		return 0;
+	uint8_t *q = realloc(*b, n);
+	if (!q)
+		return -ENOMEM;
+	*b = q;
+	*cap = n;
+	return 0;
+}
+
+/* The window of a zstd segment: the block holding off, decompressed. */
+static int zwindow(struct run *r, int fd, uint32_t seg, uint64_t off,
+		   size_t need)
+{
+	const struct tp_idx_block *b = r->blocks[seg];
+	uint32_t lo = 0, hi = r->nblocks[seg] - 1;
+	if (off >= b[hi].raw)
+		return -EIO;
+	while (lo + 1 < hi) {    /* b[lo].raw <= off < b[hi].raw */
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (b[mid].raw <= off)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	size_t zl = (size_t)(b[lo + 1].zoff - b[lo].zoff);
+	size_t rl = (size_t)(b[lo + 1].raw - b[lo].raw);
+	if (zl > (64u << 20) || rl > (64u << 20))
+		return -EIO;
+	if (!r->dc && !(r->dc = ZSTD_createDCtx()))
+		return -ENOMEM;
+	if (grow_buf(&r->zin, &r->nzin, zl) < 0 ||
+	    grow_buf(&r->buf, &r->nbuf, rl) < 0)
+		return -ENOMEM;
+	r->wseg = UINT32_MAX;
+	if (pread(fd, r->zin, zl, (off_t)b[lo].zoff) != (ssize_t)zl)
+		return -EIO;
+	size_t got = ZSTD_decompressDCtx(r->dc, r->buf, rl, r->zin, zl);
+	if (ZSTD_isError(got) || got != rl)
+		return -EIO;
+	r->wseg = seg;
+	r->wstart = b[lo].raw;
+	r->wlen = rl;
+	return off + need <= r->wstart + r->wlen ? 0 : -EIO;
+}
+
 static int window(struct run *r, int fd, uint32_t seg, uint64_t off,
 		  size_t need, uint64_t upto)
 {
 	if (r->wseg == seg && off >= r->wstart &&
 	    off + need <= r->wstart + r->wlen)
 		return 0;
+	if (r->nblocks[seg])
+		return zwindow(r, fd, seg, off, need);
 	size_t len = upto > off ? (size_t)(upto - off) + 2048 : 2048;
 	if (len > WIN)
 		len = WIN;
@@ -305,9 +361,9 @@ static int search_segment(struct run *r, uint32_t seg)
 	char ipath[4400], err[512];
 	struct tp_index ix;
 	const char *path = r->names[seg];
-	size_t n = strlen(path) - strlen(TP_STORE_SEG_SUFFIX);
-
 	const char *base = strrchr(path, '/');
+	size_t n = (size_t)(base + 1 - path) + tp_store_seg_base(base + 1);
+
 	const struct tp_manifest_entry *me =
 		r->have_manifest ? tp_manifest_find(&r->man, base + 1) : NULL;
 	if (me) {
@@ -330,6 +386,13 @@ static int search_segment(struct run *r, uint32_t seg)
 		return 0;
 	}
 	r->linktypes[seg] = ix.linktype;
+	if (ix.nblocks) {
+		/* Kept for reading the matches out. */
+		r->blocks[seg] = ix.blocks;
+		r->nblocks[seg] = ix.nblocks;
+		ix.blocks = NULL;
+		ix.nblocks = 0;
+	}
 	if (ix.npkts == 0 || ix.last_ns < q->since_ns ||
 	    ix.first_ns > q->until_ns) {
 		tp_index_free(&ix);
@@ -535,6 +598,12 @@ out:
 	free(r.names);
 	free(r.linktypes);
 	tp_manifest_free(&r.man);
+	for (size_t i = 0; r.blocks && i < r.nnames; i++)
+		tp_free(r.blocks[i], (size_t)r.nblocks[i] * sizeof(**r.blocks));
+	free(r.blocks);
+	free(r.nblocks);
+	free(r.zin);
+	ZSTD_freeDCtx(r.dc);
 	free(r.buf);
 	free(r.m);
 	return rc;

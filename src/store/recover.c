@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
+#include <zstd.h>
 
 #include "decode/decode.h"
 #include "decode/defrag.h"
@@ -39,6 +40,9 @@
 
 #define MAX_REC (262144u + 64u)
 #define RD_BUF (4u << 20)
+/* The largest block a zstd segment's frame may hold (segment.c writes
+ * at most 64 KiB + 512 KiB). */
+#define ZBLOCK_MAX (1u << 20)
 
 static uint32_t rd32(const uint8_t *q)
 {
@@ -76,6 +80,10 @@ static bool is_transport(uint8_t proto)
 }
 
 struct rebuild {
+	ZSTD_DCtx *dc;
+	uint8_t *zin, *blk;
+	struct tp_idx_block *blocks;
+	uint32_t nblocks, cap_blocks;
 	struct tp_dec dec;
 	struct tp_decode_cfg dcfg;
 	struct tp_pkt *pkt;
@@ -83,10 +91,117 @@ struct rebuild {
 	uint8_t *buf;
 };
 
+/* Index the record at off (header h, caplen bytes after it) as the
+ * front would have. */
+static void index_record(struct rebuild *r, struct tp_sessions *ss,
+			 const uint8_t *h, uint32_t caplen, uint64_t off,
+			 uint32_t linktype)
+{
+	struct tp_pkt *p = r->pkt;
+	tp_pkt_reset(p);
+	p->data = h + 16;
+	p->caplen = caplen;
+	p->wirelen = rd32(h + 12);
+	p->ts_ns = (uint64_t)rd32(h) * 1000000000ull + rd32(h + 4);
+	p->linktype = linktype;
+	enum tp_dec_rc rc = tp_decode(&r->dec, p);
+	uint32_t sid = tp_session_of(ss, p);
+	struct tp_session *se = tp_session_get(ss, sid);
+	struct tp_flow_key key;
+	uint8_t side;
+	struct tp_store_meta m = {.session = sid, .key = &key};
+	if (p->ipver) {
+		uint16_t sp = 0, dp = 0;
+		bool flowed = !((is_transport(p->proto) && !p->l4) ||
+				(rc != TP_DEC_OK && !p->l4));
+		if (flowed && (p->proto == 1 || p->proto == 58)) {
+			bool one_way;
+			tp_icmp_ports(p->ipver, (uint8_t)p->sport,
+				      (uint8_t)p->dport, &sp, &dp, &one_way);
+		} else if (flowed && is_transport(p->proto)) {
+			sp = p->sport;
+			dp = p->dport;
+		}
+		m.has_flow = true;
+		m.ports_known = flowed;
+		m.hash = tp_flow_key_make(&key, &side, &p->src, sp, &p->dst,
+					  dp, p->proto, p->ipver,
+					  se ? se->zone : 0);
+	}
+	tp_idx_builder_add(&r->b, off, p, &m);
+}
+
+/* Index the frames of a zstd segment: each frame one block of whole
+ * records.  *good is the end of the last whole frame, *raw the pcap
+ * bytes they hold; the block table is left in r.  0 or -errno. */
+static int scan_zstd(struct rebuild *r, int fd, uint64_t size,
+		     struct tp_sessions *ss, uint32_t *linktype,
+		     uint64_t *good, uint64_t *raw)
+{
+	size_t zmax = ZSTD_compressBound(ZBLOCK_MAX);
+	uint64_t z = 0, rs = 0;
+	r->nblocks = 0;
+	*good = *raw = 0;
+	while (z < size) {
+		size_t want = size - z < zmax ? (size_t)(size - z) : zmax;
+		ssize_t got = pread(fd, r->zin, want, (off_t)z);
+		if (got <= 0)
+			break;
+		size_t fl = ZSTD_findFrameCompressedSize(r->zin, (size_t)got);
+		if (ZSTD_isError(fl))
+			break;       /* a frame cut short */
+		size_t bl = ZSTD_decompressDCtx(r->dc, r->blk, ZBLOCK_MAX,
+						r->zin, fl);
+		if (ZSTD_isError(bl))
+			break;
+		size_t at = 0;
+		if (rs == 0) {
+			if (bl < 24 || rd32(r->blk) != 0xa1b23c4d)
+				return -EINVAL;
+			*linktype = rd32(r->blk + 20);
+			at = 24;
+		}
+		/* Records may not cross the block's end. */
+		size_t end = at;
+		while (end + 16 <= bl) {
+			uint32_t cl = rd32(r->blk + end + 8);
+			if (cl > MAX_REC || bl - end - 16 < cl)
+				break;
+			end += 16 + (size_t)cl;
+		}
+		if (end != bl)
+			break;
+		if (r->nblocks + 1 >= r->cap_blocks) {
+			uint32_t c = r->cap_blocks ? r->cap_blocks * 2 : 1024;
+			void *b = tp_realloc(r->blocks, (size_t)r->cap_blocks *
+					     sizeof(*r->blocks),
+					     (size_t)c * sizeof(*r->blocks));
+			if (!b)
+				return -ENOMEM;
+			r->blocks = b;
+			r->cap_blocks = c;
+		}
+		r->blocks[r->nblocks++] = (struct tp_idx_block){rs, z};
+		while (at < bl) {
+			uint32_t cl = rd32(r->blk + at + 8);
+			index_record(r, ss, r->blk + at, cl, rs + at, *linktype);
+			at += 16 + (size_t)cl;
+		}
+		rs += bl;
+		z += fl;
+		*good = z;
+		*raw = rs;
+	}
+	if (r->nblocks)
+		r->blocks[r->nblocks++] = (struct tp_idx_block){rs, z};
+	return rs ? 0 : -EINVAL;
+}
+
 /* Index the records of path from offset 24 on as the front would have;
  * *good is the end of the last complete record.  0 or -errno. */
-static int scan(struct rebuild *r, const char *path, struct tp_sessions *ss,
-		uint32_t *linktype, uint64_t *good, uint64_t *size)
+static int scan(struct rebuild *r, const char *path, bool zstd,
+		struct tp_sessions *ss, uint32_t *linktype, uint64_t *good,
+		uint64_t *size, uint64_t *raw)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -99,6 +214,13 @@ static int scan(struct rebuild *r, const char *path, struct tp_sessions *ss,
 	}
 	*size = (uint64_t)st.st_size;
 	*good = 0;
+	tp_idx_builder_reset(&r->b);
+	r->nblocks = 0;
+	if (zstd) {
+		int rc = scan_zstd(r, fd, *size, ss, linktype, good, raw);
+		close(fd);
+		return rc;
+	}
 	uint8_t fh[24];
 	if (pread(fd, fh, 24, 0) != 24 || rd32(fh) != 0xa1b23c4d) {
 		close(fd);
@@ -131,43 +253,12 @@ static int scan(struct rebuild *r, const char *path, struct tp_sessions *ss,
 		uint32_t caplen = rd32(h + 8);
 		if (caplen > MAX_REC || have - at < 16 + (size_t)caplen)
 			break;
-		struct tp_pkt *p = r->pkt;
-		tp_pkt_reset(p);
-		p->data = h + 16;
-		p->caplen = caplen;
-		p->wirelen = rd32(h + 12);
-		p->ts_ns = (uint64_t)rd32(h) * 1000000000ull + rd32(h + 4);
-		p->linktype = *linktype;
-		enum tp_dec_rc rc = tp_decode(&r->dec, p);
-		uint32_t sid = tp_session_of(ss, p);
-		struct tp_session *se = tp_session_get(ss, sid);
-		struct tp_flow_key key;
-		uint8_t side;
-		struct tp_store_meta m = {.session = sid, .key = &key};
-		if (p->ipver) {
-			uint16_t sp = 0, dp = 0;
-			bool flowed = !((is_transport(p->proto) && !p->l4) ||
-					(rc != TP_DEC_OK && !p->l4));
-			if (flowed && (p->proto == 1 || p->proto == 58)) {
-				bool one_way;
-				tp_icmp_ports(p->ipver, (uint8_t)p->sport,
-					      (uint8_t)p->dport, &sp, &dp,
-					      &one_way);
-			} else if (flowed && is_transport(p->proto)) {
-				sp = p->sport;
-				dp = p->dport;
-			}
-			m.has_flow = true;
-			m.ports_known = flowed;
-			m.hash = tp_flow_key_make(&key, &side, &p->src, sp,
-						  &p->dst, dp, p->proto,
-						  p->ipver, se ? se->zone : 0);
-		}
-		tp_idx_builder_add(&r->b, base + at, p, &m);
+		index_record(r, ss, h, caplen, base + at, *linktype);
 		at += 16 + caplen;
 		*good = base + at;
 	}
 	close(fd);
+	*raw = *good;
 	return 0;
 }
 
@@ -176,10 +267,14 @@ static int rebuild_index(struct rebuild *r, const char *seg,
 			 struct tp_recover_result *res)
 {
 	uint32_t lt = 0;
-	uint64_t good = 0, size = 0;
-	int rc = scan(r, seg, ss, &lt, &good, &size);
-	if (rc == -EINVAL && size < 24) {
-		tp_log_warn("store: %s holds no pcap header; removed", seg);
+	uint64_t good = 0, size = 0, raw = 0;
+	const char *slash = strrchr(seg, '/');
+	size_t bl = tp_store_seg_base(slash + 1);
+	bool zstd = !strcmp(slash + 1 + bl, TP_STORE_ZSEG_SUFFIX);
+	int rc = scan(r, seg, zstd, ss, &lt, &good, &size, &raw);
+	if (rc == -EINVAL && (size < 24 || (zstd && good == 0))) {
+		tp_log_warn("store: %s holds no complete %s; removed", seg,
+			    zstd ? "block" : "pcap header");
 		unlink(seg);
 		res->removed++;
 		return rc;
@@ -203,14 +298,15 @@ static int rebuild_index(struct rebuild *r, const char *seg,
 		}
 	}
 	struct tp_index ix;
-	if ((rc = tp_idx_builder_finish(&r->b, ss, good, lt, &ix)) < 0)
+	if ((rc = tp_idx_builder_finish(&r->b, ss, raw, lt, &ix)) < 0)
 		return rc;
+	ix.nblocks = zstd ? r->nblocks : 0;
+	ix.blocks = zstd ? r->blocks : NULL;
 	char ipath[4400];
-	size_t n = strlen(seg) - strlen(TP_STORE_SEG_SUFFIX);
+	size_t n = (size_t)(slash + 1 - seg) + bl;
 	snprintf(ipath, sizeof(ipath), "%.*s" TP_STORE_IDX_SUFFIX, (int)n, seg);
 	rc = tp_index_write(&ix, ipath);
 	if (rc == 0) {
-		const char *slash = strrchr(seg, '/');
 		char dir[4400];
 		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - seg), seg);
 		if (tp_manifest_add(dir, slash + 1, &ix) < 0)
@@ -277,10 +373,10 @@ void tp_store_recover(const char *dir, struct tp_sessions *ss,
 		}
 		bool seg_tmp = nm[0] == '.' &&
 			       !strncmp(nm + 1, TP_STORE_SEG_PREFIX, 4) &&
-			       ends_with(nm, TP_STORE_SEG_SUFFIX ".tmp");
+			       (ends_with(nm, TP_STORE_SEG_SUFFIX ".tmp") ||
+				ends_with(nm, TP_STORE_ZSEG_SUFFIX ".tmp"));
 		bool idx_tmp = nm[0] == '.' && ends_with(nm, ".idx.tmp");
-		bool seg = !strncmp(nm, TP_STORE_SEG_PREFIX, 4) &&
-			   ends_with(nm, TP_STORE_SEG_SUFFIX);
+		bool seg = tp_store_seg_base(nm) != 0;
 		if (!seg_tmp && !idx_tmp && !seg)
 			continue;
 		if (alive(name_pid(nm)))
@@ -297,7 +393,7 @@ void tp_store_recover(const char *dir, struct tp_sessions *ss,
 			char ipath[4400];
 			struct tp_index ix;
 			char err[300];
-			size_t k = strlen(path) - strlen(TP_STORE_SEG_SUFFIX);
+			size_t k = strlen(dir) + 1 + tp_store_seg_base(nm);
 			snprintf(ipath, sizeof(ipath), "%.*s" TP_STORE_IDX_SUFFIX,
 				 (int)k, path);
 			int rc = tp_index_load(&ix, ipath, err, sizeof(err));
@@ -312,6 +408,9 @@ void tp_store_recover(const char *dir, struct tp_sessions *ss,
 			r.pkt = tp_calloc_aligned(64, sizeof(*r.pkt));
 			r.buf = tp_malloc(RD_BUF);
 			if (!r.pkt || !r.buf || tp_idx_builder_init(&r.b) < 0 ||
+			    !(r.dc = ZSTD_createDCtx()) ||
+			    !(r.zin = tp_malloc(ZSTD_compressBound(ZBLOCK_MAX))) ||
+			    !(r.blk = tp_malloc(ZBLOCK_MAX)) ||
 			    tp_dec_init(&r.dec, &r.dcfg) < 0) {
 				tp_log_error("store: out of memory recovering %s",
 					     dir);
@@ -368,6 +467,10 @@ out:
 	}
 	tp_free(r.pkt, sizeof(*r.pkt));
 	tp_free(r.buf, RD_BUF);
+	ZSTD_freeDCtx(r.dc);
+	tp_free(r.zin, ZSTD_compressBound(ZBLOCK_MAX));
+	tp_free(r.blk, ZBLOCK_MAX);
+	tp_free(r.blocks, (size_t)r.cap_blocks * sizeof(*r.blocks));
 	for (size_t i = 0; i < nn; i++)
 		free(names[i]);
 	free(names);

@@ -33,6 +33,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <zstd.h>
 
 #include "mirror/session.h"
 #include "store/build.h"
@@ -48,6 +49,10 @@
 #define SNAPLEN 262144u
 /* The wall clock is read once per this many packets (and at each tick). */
 #define WALL_EVERY 4096u
+/* zstd: a block is compressed once it holds this much, and can hold a
+ * whole record more. */
+#define ZBLOCK (64u << 10)
+#define ZBLOCK_CAP (ZBLOCK + (512u << 10))
 
 struct tp_store_writer {
 	const struct tp_config *cfg;
@@ -61,7 +66,17 @@ struct tp_store_writer {
 	uint8_t *buf;            /* BUF_SIZE, BLOCK-aligned */
 	size_t nbuf;
 	uint64_t flushed;        /* file offset of buf[0] */
-	uint64_t off;            /* segment bytes so far, buffered included */
+	uint64_t off;            /* segment (pcap) bytes so far, buffered
+				  * included: the next record's address */
+	uint64_t fbytes;         /* file bytes so far (compressed) */
+	/* store.compress: zstd */
+	bool zstd;
+	ZSTD_CCtx *zc;
+	uint8_t *blk, *zbuf;     /* the block being filled; its frame */
+	size_t nblk, zcap;
+	uint64_t blk_start;      /* pcap offset of blk[0] */
+	struct tp_idx_block *blocks;
+	uint32_t nblocks, cap_blocks;
 	uint64_t first_ns;
 	uint64_t opened_wall;    /* CLOCK_MONOTONIC ns at open */
 	uint32_t since_wall;
@@ -158,10 +173,10 @@ static void flush_buf(struct tp_store_writer *w, bool final)
 	w->flushed += n;
 }
 
-static void emit(struct tp_store_writer *w, const void *p, size_t n)
+static void emit_file(struct tp_store_writer *w, const void *p, size_t n)
 {
 	const uint8_t *q = p;
-	w->off += n;
+	w->fbytes += n;
 	while (n) {
 		if (w->nbuf == BUF_SIZE)
 			flush_buf(w, false);
@@ -171,6 +186,50 @@ static void emit(struct tp_store_writer *w, const void *p, size_t n)
 		q += k;
 		n -= k;
 	}
+}
+
+/* Compress the block into one zstd frame and write it. */
+static void end_block(struct tp_store_writer *w)
+{
+	if (!w->nblk)
+		return;
+	if (w->nblocks + 1 >= w->cap_blocks) {
+		uint32_t c = w->cap_blocks ? w->cap_blocks * 2 : 1024;
+		void *b = tp_realloc(w->blocks,
+				     (size_t)w->cap_blocks * sizeof(*w->blocks),
+				     (size_t)c * sizeof(*w->blocks));
+		if (!b) {
+			fail(w, ENOMEM, "compressing");
+			w->nblk = 0;
+			return;
+		}
+		w->blocks = b;
+		w->cap_blocks = c;
+	}
+	size_t z = ZSTD_compressCCtx(w->zc, w->zbuf, w->zcap, w->blk, w->nblk,
+				     1);
+	if (ZSTD_isError(z)) {
+		fail(w, EIO, "compressing");
+		w->nblk = 0;
+		return;
+	}
+	w->blocks[w->nblocks++] = (struct tp_idx_block){w->blk_start,
+							 w->fbytes};
+	emit_file(w, w->zbuf, z);
+	w->blk_start += w->nblk;
+	w->nblk = 0;
+}
+
+/* Bytes of the segment's pcap: into the file, or into the block. */
+static void emit(struct tp_store_writer *w, const void *p, size_t n)
+{
+	w->off += n;
+	if (!w->zstd) {
+		emit_file(w, p, n);
+		return;
+	}
+	memcpy(w->blk + w->nblk, p, n);
+	w->nblk += n;
 }
 
 struct tp_store_writer *tp_store_writer_new(const struct tp_config *cfg,
@@ -198,6 +257,15 @@ struct tp_store_writer *tp_store_writer_new(const struct tp_config *cfg,
 	w->buf = tp_calloc_aligned(BLOCK, BUF_SIZE);
 	if (!w->buf || tp_idx_builder_init(&w->b) < 0)
 		goto nomem;
+	if (cfg->store_compress == TP_STORE_COMPRESS_ZSTD) {
+		w->zstd = true;
+		w->zc = ZSTD_createCCtx();
+		w->blk = tp_malloc(ZBLOCK_CAP);
+		w->zcap = ZSTD_compressBound(ZBLOCK_CAP);
+		w->zbuf = tp_malloc(w->zcap);
+		if (!w->zc || !w->blk || !w->zbuf)
+			goto nomem;
+	}
 	return w;
 nomem:
 	tp_log_error("store: out of memory");
@@ -213,8 +281,8 @@ static void open_segment(struct tp_store_writer *w, uint64_t ts_ns,
 	char base[128];
 	snprintf(base, sizeof(base), TP_STORE_SEG_PREFIX "%020" PRIu64
 		 "-f%u-%ld-%u", ts_ns, w->front, (long)getpid(), w->seq++);
-	snprintf(w->tmp, sizeof(w->tmp), "%s/.%s" TP_STORE_SEG_SUFFIX ".tmp",
-		 dir, base);
+	snprintf(w->tmp, sizeof(w->tmp), "%s/.%s%s.tmp", dir, base,
+		 w->zstd ? TP_STORE_ZSEG_SUFFIX : TP_STORE_SEG_SUFFIX);
 	snprintf(w->final, sizeof(w->final), "%s/%s", dir, base);
 	int fl = O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC;
 	w->direct = true;
@@ -232,6 +300,10 @@ static void open_segment(struct tp_store_writer *w, uint64_t ts_ns,
 	w->opened_wall = wall_ns();
 	w->since_wall = 0;
 	w->off = 0;
+	w->fbytes = 0;
+	w->nblk = 0;
+	w->blk_start = 0;
+	w->nblocks = 0;
 	w->flushed = 0;
 	w->nbuf = 0;
 	tp_idx_builder_reset(&w->b);
@@ -254,12 +326,19 @@ static void close_segment(struct tp_store_writer *w)
 {
 	if (w->fd < 0)
 		return;
+	if (w->zstd) {
+		end_block(w);
+		if (w->nblocks)
+			w->blocks[w->nblocks++] = (struct tp_idx_block){
+				w->off, w->fbytes};
+	}
 	flush_buf(w, true);
 	if (close(w->fd) < 0)
 		fail(w, errno, "closing");
 	w->fd = -1;
 	char fin[4400], ipath[4400];
-	snprintf(fin, sizeof(fin), "%s" TP_STORE_SEG_SUFFIX, w->final);
+	snprintf(fin, sizeof(fin), "%s%s", w->final,
+		 w->zstd ? TP_STORE_ZSEG_SUFFIX : TP_STORE_SEG_SUFFIX);
 	if (rename(w->tmp, fin) < 0) {
 		fail(w, errno, "renaming");
 		return;
@@ -268,6 +347,8 @@ static void close_segment(struct tp_store_writer *w)
 	int r = tp_idx_builder_finish(&w->b, w->sessions, w->off, w->linktype,
 				      &ix);
 	if (r == 0) {
+		ix.nblocks = w->zstd ? w->nblocks : 0;
+		ix.blocks = w->zstd ? w->blocks : NULL;
 		snprintf(ipath, sizeof(ipath), "%s" TP_STORE_IDX_SUFFIX,
 			 w->final);
 		r = tp_index_write(&ix, ipath);
@@ -385,6 +466,15 @@ void tp_store_packet(struct tp_store_writer *w, const uint8_t *raw,
 		open_segment(w, p->ts_ns, lt);
 	if (w->fd < 0)
 		return;
+	if (w->zstd) {
+		if (rec > ZBLOCK_CAP) {
+			fail(w, EMSGSIZE, "storing a frame too large for a "
+			     "compressed block in");
+			return;
+		}
+		if (w->nblk + rec > ZBLOCK_CAP)
+			end_block(w);
+	}
 	if (tp_idx_builder_add(&w->b, w->off, p, m) < 0)
 		fail(w, ENOMEM, "indexing");
 
@@ -398,9 +488,25 @@ void tp_store_packet(struct tp_store_writer *w, const uint8_t *raw,
 	if (nouter)
 		emit(w, outer, nouter);
 	emit(w, raw, caplen);
+	if (w->zstd && w->nblk >= ZBLOCK)
+		end_block(w);
 	if (p->ts_ns < w->first_ns)
 		w->first_ns = p->ts_ns;
 	w->packets++;
+}
+
+size_t tp_store_seg_base(const char *name)
+{
+	size_t n = strlen(name), pl = strlen(TP_STORE_SEG_PREFIX);
+	if (strncmp(name, TP_STORE_SEG_PREFIX, pl))
+		return 0;
+	const char *suf[] = {TP_STORE_SEG_SUFFIX, TP_STORE_ZSEG_SUFFIX};
+	for (int i = 0; i < 2; i++) {
+		size_t k = strlen(suf[i]);
+		if (n > pl + k && !strcmp(name + n - k, suf[i]))
+			return n - k;
+	}
+	return 0;
 }
 
 uint64_t tp_store_packets(const struct tp_store_writer *w)
@@ -421,6 +527,10 @@ int tp_store_writer_free(struct tp_store_writer *w)
 	int rc = w->first_err;
 	tp_free(w->buf, BUF_SIZE);
 	tp_idx_builder_fini(&w->b);
+	ZSTD_freeCCtx(w->zc);
+	tp_free(w->blk, ZBLOCK_CAP);
+	tp_free(w->zbuf, w->zcap);
+	tp_free(w->blocks, (size_t)w->cap_blocks * sizeof(*w->blocks));
 	tp_free(w, sizeof(*w));
 	return rc;
 }

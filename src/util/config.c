@@ -90,6 +90,12 @@ struct key {
 #define MIB (1024 * KIB)
 #define GIB (1024 * MIB)
 
+static const char *const store_compress_names[] = {
+	[TP_STORE_COMPRESS_NONE] = "none",
+	[TP_STORE_COMPRESS_ZSTD] = "zstd",
+	NULL,
+};
+
 static const char *const log_format_names[] = {
 	[TP_FMT_JSON] = "json",
 	[TP_FMT_ZEEK] = "zeek",
@@ -482,6 +488,16 @@ static const struct key keys[] = {
 		       "closed (renamed into view, indexed, entered in the "
 		       "manifest), so that a live store's packets are "
 		       "searchable within this time of their arrival.",
+	},
+	{
+		.name = "store.compress", .type = KT_ENUM,
+		FIELD(store_compress),
+		.names = store_compress_names,
+		.def = "none",
+		.doc = "`none`: segments are pcap files. `zstd`: segments are "
+		       "`seg-….pcap.zst`, zstd frames of about 64 KiB of "
+		       "whole records each, which together decompress to the "
+		       "pcap (`zstdcat`); `tapir query` reads either.",
 	},
 };
 

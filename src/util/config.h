@@ -16,6 +16,11 @@
 #define TP_MAX_ZONE_RULES 256
 #define TP_MAX_SOURCES 16
 
+enum tp_store_compress {
+	TP_STORE_COMPRESS_NONE = 0,
+	TP_STORE_COMPRESS_ZSTD,
+};
+
 enum tp_log_format {
 	TP_FMT_JSON = 0,
 	TP_FMT_ZEEK,
@@ -80,6 +85,7 @@ struct tp_config {
 	uint64_t store_segment_size;
 	uint64_t store_segment_age_ns;
 	uint64_t store_publish_ns;   /* wall clock */
+	uint32_t store_compress;     /* enum tp_store_compress */
 
 	/* tapir run */
 	uint32_t nsources;

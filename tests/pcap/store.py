@@ -103,8 +103,10 @@ def manifest_names(path):
     return names
 
 
-def kill_test(a, w, plain_small, tcpdump, check):
+def kill_test(a, w, tcpdump, check, extra):
     """kill -9 during writing, then recovery by the next writer."""
+    z = "zstd " if extra else ""
+    seg_sfx = ".pcap.zst" if extra else ".pcap"
     big = os.path.join(w, "big.pcap")
     twin = os.path.join(w, "big-plain.pcap")
     run([sys.executable, os.path.join(REPO, "tests/tools/mkmirror.py"),
@@ -112,14 +114,16 @@ def kill_test(a, w, plain_small, tcpdump, check):
     _, bp = read_pcap(open(big, "rb").read())
     bp = [(us, ol - OUTER, b[OUTER:]) for us, ol, b in bp]
     write_pcap(twin, 1, bp)
-    d = os.path.join(w, "s-kill")
+    d = os.path.join(w, "s-kill" + ("-zstd" if extra else ""))
+    shutil.rmtree(d, ignore_errors=True)
     data = open(twin, "rb").read()
     # 3 MiB segments: two close, the open one has whole 4 KiB blocks on
     # disk, its last record cut by a block's end.
     pr = subprocess.Popen([a.tapir, "read", "-q", "-o",
                            os.path.join(w, "logs-kill"), "--store", d,
                            "--set", "store.segment_size=3MiB",
-                           "--set", "store.publish_interval=1h", "-"],
+                           "--set", "store.publish_interval=1h"] + extra +
+                          ["-"],
                           stdin=subprocess.PIPE, stderr=subprocess.DEVNULL)
     pr.stdin.write(data)
     pr.stdin.flush()
@@ -141,11 +145,11 @@ def kill_test(a, w, plain_small, tcpdump, check):
     names = os.listdir(d)
     tmp = [f for f in names if f.startswith(".seg-")]
     check(len(tmp) == 1 and last > 0,
-          "killed with one hidden segment of %d bytes on disk" % last)
-    closed = sorted(f for f in names if f.endswith(".pcap"))
+          "%skilled with one hidden segment of %d bytes on disk" % (z, last))
+    closed = sorted(f for f in names if f.endswith(seg_sfx))
     # Leftovers of a deletion and of an index write, and a lost index.
     open(os.path.join(d, ".del-" + closed[0]), "wb").write(b"x" * 100)
-    idx0 = closed[0][:-5] + ".idx"
+    idx0 = closed[0][:-len(seg_sfx)] + ".idx"
     open(os.path.join(d, "." + idx0 + ".tmp"), "wb").write(b"TPSI")
     os.unlink(os.path.join(d, idx0))
     empty = os.path.join(w, "empty.pcap")
@@ -158,23 +162,26 @@ def kill_test(a, w, plain_small, tcpdump, check):
     check(p.returncode == 0 and
           any("recovery of" in l and "1 segments completed, 2 indexes "
               "rebuilt, 2 leftovers removed" in l for l in log),
-          "the next writer recovers and logs it: %s" %
-          (log[-1] if log else "nothing"))
+          "%sthe next writer recovers and logs it: %s" %
+          (z, log[-1] if log else "nothing"))
     names = os.listdir(d)
     hidden = [f for f in names if f.startswith(".")]
     check(not hidden, "no hidden files after recovery (%s)" % hidden)
-    segs = sorted(f for f in names if f.endswith(".pcap"))
-    check(all(f[:-5] + ".idx" in names for f in segs) and
+    segs = sorted(f for f in names if f.endswith(seg_sfx))
+    check(all(f[:-len(seg_sfx)] + ".idx" in names for f in segs) and
           len(segs) == len(closed) + 1,
-          "%d segments, each with its index" % len(segs))
+          "%s%d segments, each with its index" % (z, len(segs)))
     # What was recovered is exactly the input's first packets.
     rec = []
     for f in segs:
-        rec += read_pcap(open(os.path.join(d, f), "rb").read())[1]
+        data = open(os.path.join(d, f), "rb").read()
+        if extra:
+            data = run(["zstdcat"], input=data)
+        rec += read_pcap(data)[1]
     check(0 < len(rec) < len(bp) and rec == [(us, ol, b) for us, ol, b in
                                              bp[:len(rec)]],
-          "recovered %d of %d packets: the first ones, byte for byte" %
-          (len(rec), len(bp)))
+          "%srecovered %d of %d packets: the first ones, byte for byte" %
+          (z, len(rec), len(bp)))
     got_all = os.path.join(w, "recovered.pcap")
     write_pcap(got_all, 1, rec)
     for expr in ("", "tcp", "host 10.0.1.14", "udp port 53",
@@ -185,8 +192,8 @@ def kill_test(a, w, plain_small, tcpdump, check):
         run([a.tapir, "query", "--store", d, "-w", out, expr],
             stderr=subprocess.DEVNULL)
         got = read_pcap(open(out, "rb").read())[1]
-        check(got == want, "recovered store '%s': %d packets, tcpdump %d" %
-              (expr, len(got), len(want)))
+        check(got == want, "%srecovered store '%s': %d packets, tcpdump %d"
+              % (z, expr, len(got), len(want)))
 
 
 def free_udp_port():
@@ -275,12 +282,13 @@ def main():
     write_pcap(plain, 1, [(us, ol - OUTER, b[OUTER:]) for us, ol, b in pkts])
 
     stores = {}
-    for name, cap in (("plain", plain), ("vxlan", vx)):
+    for name, cap, extra in (("plain", plain, []), ("vxlan", vx, []),
+                             ("zstd", vx, ["--set", "store.compress=zstd"])):
         d = os.path.join(w, "s-" + name)
         # A small segment age: several segments, so that time order across
         # segments is checked too.
         run([a.tapir, "read", "-q", "-o", os.path.join(w, "logs-" + name),
-             "--store", d, "--set", "store.segment_age=1s", cap])
+             "--store", d, "--set", "store.segment_age=1s"] + extra + [cap])
         stores[name] = d
 
     failed = passed = 0
@@ -295,6 +303,17 @@ def main():
 
     nseg = len([f for f in os.listdir(stores["plain"]) if f.endswith(".pcap")])
     check(nseg > 1, "plain store has %d segments" % nseg)
+    zsegs = sorted(f for f in os.listdir(stores["zstd"])
+                   if f.endswith(".pcap.zst"))
+    vsegs = sorted(f for f in os.listdir(stores["vxlan"])
+                   if f.endswith(".pcap"))
+    zcat = shutil.which("zstdcat")
+    if zcat:
+        check(len(zsegs) == len(vsegs) and all(
+            run([zcat, os.path.join(stores["zstd"], z)]) ==
+            open(os.path.join(stores["vxlan"], v), "rb").read()
+            for z, v in zip(zsegs, vsegs)),
+            "zstd segments decompress (zstdcat) to the uncompressed ones")
     check(not [f for f in os.listdir(stores["plain"]) if f.startswith(".")],
           "no hidden files left in the store")
     for expr in EXPRS:
@@ -316,6 +335,12 @@ def main():
         n = int(run([a.tapir, "query", "--store", stores["vxlan"], "--count",
                      expr]))
         check(n == len(want), "vxlan --count '%s' = %d" % (expr, n))
+        vxout = open(out, "rb").read()
+        run([a.tapir, "query", "--store", stores["zstd"], "-w", out, expr],
+            stderr=subprocess.DEVNULL)
+        check(open(out, "rb").read() == vxout,
+              "zstd store '%s': the same pcap as the uncompressed store's" %
+              expr)
     # vni: every packet of mkmirror's capture carries one; the count by
     # VNI equals the outer frames with that VNI.
     vnis = {}
@@ -382,7 +407,9 @@ def main():
     now = sorted(f for f in os.listdir(m) if f.endswith(".pcap"))
     check(segs[0] not in names and names == now and len(now) == len(segs),
           "manifest: the deleted segment dropped, %d entries" % len(names))
-    kill_test(a, w, plain, tcpdump, check)
+    kill_test(a, w, tcpdump, check, [])
+    if shutil.which("zstdcat"):
+        kill_test(a, w, tcpdump, check, ["--set", "store.compress=zstd"])
     live_test(a, w, pkts, check)
     print("%d passed, %d failed" % (passed, failed))
     return 1 if failed else 0
