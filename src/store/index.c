@@ -199,6 +199,7 @@ void tp_index_free(struct tp_index *ix)
 	tp_free(ix->offs, (size_t)ix->npkts * sizeof(*ix->offs));
 	tp_free(ix->sess, (size_t)ix->nsess * sizeof(*ix->sess));
 	tp_free(ix->blocks, (size_t)ix->nblocks * sizeof(*ix->blocks));
+	tp_free(ix->raw, ix->nraw ? ix->nraw : 1);
 	memset(ix, 0, sizeof(*ix));
 }
 
@@ -265,13 +266,12 @@ int tp_index_decode(struct tp_index *ix, const uint8_t *buf, size_t len,
 	*ix = h;
 	ix->streams = h.nstreams ? tp_calloc(h.nstreams, sizeof(*ix->streams))
 				 : NULL;
-	ix->offs = h.npkts ? tp_calloc(h.npkts, sizeof(*ix->offs)) : NULL;
 	ix->sess = h.nsess ? tp_calloc(h.nsess, sizeof(*ix->sess)) : NULL;
 	ix->blocks = h.nblocks ? tp_calloc(h.nblocks, sizeof(*ix->blocks))
 			       : NULL;
 	int rc = 0;
-	if ((h.nstreams && !ix->streams) || (h.npkts && !ix->offs) ||
-	    (h.nsess && !ix->sess) || (h.nblocks && !ix->blocks)) {
+	if ((h.nstreams && !ix->streams) || (h.nsess && !ix->sess) ||
+	    (h.nblocks && !ix->blocks)) {
 		rc = bad(ix, err, errlen, "out of memory");
 		rc = -ENOMEM;
 		goto out;
@@ -311,8 +311,9 @@ int tp_index_decode(struct tp_index *ix, const uint8_t *buf, size_t len,
 		ix->sess[i].name[63] = 0;
 	}
 	for (uint32_t i = 0; i < h.nstreams; i++) {
-		const struct tp_idx_stream *s = &ix->streams[i];
+		struct tp_idx_stream *s = &ix->streams[i];
 		uint64_t prev = 0;
+		s->voff = (uint32_t)(q - raw);
 		for (uint32_t k = 0; k < s->npkts; k++) {
 			uint64_t d;
 			if (get_varint(&q, end, &d) < 0 || (k && !d) ||
@@ -328,7 +329,6 @@ int tp_index_decode(struct tp_index *ix, const uint8_t *buf, size_t len,
 					 "outside the segment's records");
 				goto out;
 			}
-			ix->offs[s->first + k] = prev;
 		}
 	}
 	for (uint32_t i = 0; i < h.nblocks; i++) {
@@ -350,12 +350,34 @@ int tp_index_decode(struct tp_index *ix, const uint8_t *buf, size_t len,
 			goto out;
 		}
 	}
-	if (q != end)
+	if (q != end) {
 		rc = bad(ix, err, errlen, "index body has bytes after its "
 			 "packet offsets");
+		goto out;
+	}
+	ix->raw = raw;
+	ix->nraw = rawlen;
+	return 0;
 out:
 	tp_free(raw, rawlen ? rawlen : 1);
 	return rc;
+}
+
+void tp_index_stream_offs(const struct tp_index *ix, uint32_t s,
+			  uint64_t *out)
+{
+	const struct tp_idx_stream *st = &ix->streams[s];
+	if (ix->offs) {
+		memcpy(out, ix->offs + st->first, (size_t)st->npkts * sizeof(*out));
+		return;
+	}
+	const uint8_t *q = ix->raw + st->voff, *end = ix->raw + ix->nraw;
+	uint64_t prev = 0, d = 0;
+	for (uint32_t k = 0; k < st->npkts; k++) {
+		get_varint(&q, end, &d);   /* checked when decoded */
+		prev += d;
+		out[k] = prev;
+	}
 }
 
 int tp_index_slurp(const char *path, uint8_t **out, size_t *len)

@@ -38,6 +38,7 @@ struct tp_idx_stream {
 	uint32_t cid;            /* tp_index_cid_key of its Community ID */
 	uint32_t npkts;
 	uint32_t first;          /* its packets: offs[first .. +npkts) */
+	uint32_t voff;           /* decoded: its offsets' varints in raw */
 };
 
 struct tp_idx_sess {
@@ -60,13 +61,16 @@ struct tp_index {
 	uint32_t linktype;       /* LINKTYPE_* of the segment */
 	uint32_t npkts, nstreams, nsess;
 	struct tp_idx_stream *streams;
-	uint64_t *offs;          /* record offsets grouped by stream, each
-				  * group ascending */
+	uint64_t *offs;          /* writer: record offsets grouped by
+				  * stream, each group ascending; NULL
+				  * when decoded (tp_index_stream_offs) */
 	struct tp_idx_sess *sess;
 	/* 0 for a plain pcap segment; else the blocks, then an end entry
 	 * (raw = seg_bytes, zoff = the file's size). */
 	uint32_t nblocks;
 	struct tp_idx_block *blocks;
+	uint8_t *raw;            /* decoded: the body, owned */
+	uint32_t nraw;
 };
 
 /* Serialise ix (streams with their first set, offs grouped) into a new
@@ -80,6 +84,13 @@ int tp_index_encode(const struct tp_index *ix, uint8_t **out, size_t *len);
  * offset out of the segment or out of order) and ix empty. */
 int tp_index_decode(struct tp_index *ix, const uint8_t *buf, size_t len,
 		    char *err, size_t errlen);
+
+/* The record offsets of stream s into out (its npkts of them, ascending):
+ * from offs, or from the decoded body's varints (checked by
+ * tp_index_decode, which does not expand them: a query needs the offsets
+ * of a few streams). */
+void tp_index_stream_offs(const struct tp_index *ix, uint32_t s,
+			  uint64_t *out);
 
 /* Read and decode the index file at path; as tp_index_decode, or -errno. */
 int tp_index_load(struct tp_index *ix, const char *path, char *err,

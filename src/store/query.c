@@ -189,7 +189,7 @@ static int candidates(const struct tp_query *q, const struct tp_index *ix,
 			ok = s->session == (uint64_t)sess;
 		if (!ok)
 			continue;
-		memcpy(v + k, ix->offs + s->first, (size_t)s->npkts * sizeof(*v));
+		tp_index_stream_offs(ix, i, v + k);
 		k += s->npkts;
 	}
 	if (k)

@@ -91,9 +91,12 @@ static void index_round_trip(void **state)
 	assert_int_equal(back.streams[0].cid, 0xdeadbeef);
 	assert_int_equal(back.streams[1].flags, 0);
 	assert_int_equal(back.streams[1].first, 2);
-	assert_int_equal(back.offs[0], 24);
-	assert_int_equal(back.offs[1], 158);
-	assert_int_equal(back.offs[2], 100);
+	uint64_t o[3];
+	tp_index_stream_offs(&back, 0, o);
+	tp_index_stream_offs(&back, 1, o + 2);
+	assert_int_equal(o[0], 24);
+	assert_int_equal(o[1], 158);
+	assert_int_equal(o[2], 100);
 	assert_string_equal(back.sess[0].name, "10.0.1.10/1004");
 	tp_index_free(&back);
 
@@ -144,6 +147,40 @@ static void index_bad_reference(void **state)
 	assert_int_equal(tp_index_decode(&back, buf, len, err, sizeof(err)),
 			 -EINVAL);
 	assert_non_null(strstr(err, "counts"));
+	tp_free(buf, len);
+}
+
+/* A zstd segment's block table: read back, and refused when it does not
+ * end at the segment's end. */
+static void index_blocks(void **state)
+{
+	(void)state;
+	struct sample sm;
+	struct tp_index back;
+	struct tp_idx_block bl[3] = {{0, 0}, {70000, 20000}, {12345, 0}};
+	uint8_t *buf;
+	size_t len;
+	char err[256];
+
+	sample(&sm);
+	sm.ix.seg_bytes = 100000;
+	bl[2] = (struct tp_idx_block){100000, 31000};
+	sm.ix.nblocks = 3;
+	sm.ix.blocks = bl;
+	assert_int_equal(tp_index_encode(&sm.ix, &buf, &len), 0);
+	assert_int_equal(tp_index_decode(&back, buf, len, err, sizeof(err)), 0);
+	assert_int_equal(back.nblocks, 3);
+	assert_int_equal(back.blocks[1].raw, 70000);
+	assert_int_equal(back.blocks[1].zoff, 20000);
+	assert_int_equal(back.blocks[2].zoff, 31000);
+	tp_index_free(&back);
+	tp_free(buf, len);
+
+	bl[2].raw = 90000;
+	assert_int_equal(tp_index_encode(&sm.ix, &buf, &len), 0);
+	assert_int_equal(tp_index_decode(&back, buf, len, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "cover the segment"));
 	tp_free(buf, len);
 }
 
@@ -272,6 +309,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(index_round_trip),
 		cmocka_unit_test(index_bad_reference),
+		cmocka_unit_test(index_blocks),
 		cmocka_unit_test(manifest_round_trip),
 		cmocka_unit_test(expr_split),
 		cmocka_unit_test(expr_errors),
