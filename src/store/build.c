@@ -261,21 +261,6 @@ int tp_idx_builder_finish(struct tp_idx_builder *b, struct tp_sessions *ss,
 	return 0;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n) {
-		ssize_t r = write(fd, p, n);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += r;
-		n -= (size_t)r;
-	}
-	return 0;
-}
-
 int tp_index_write(const struct tp_index *ix, const char *path)
 {
 	uint8_t *enc = NULL;
@@ -288,19 +273,7 @@ int tp_index_write(const struct tp_index *ix, const char *path)
 	int rc = tp_index_encode(ix, &enc, &enclen);
 	if (rc < 0)
 		return rc;
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		rc = -errno;
-		goto out;
-	}
-	rc = write_all(fd, enc, enclen);
-	if (close(fd) < 0 && !rc)
-		rc = -errno;
-	if (!rc && rename(tmp, path) < 0)
-		rc = -errno;
-	if (rc)
-		unlink(tmp);
-out:
+	rc = tp_index_put_file(tmp, path, enc, enclen);
 	tp_free(enc, enclen);
 	return rc;
 }

@@ -33,46 +33,13 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include "store/le.h"
 #include "util/mem.h"
 
 /* Bounds on what a header may claim, so that a damaged one cannot make
  * the reader allocate without limit. */
 #define MAX_RAW (1u << 30)
 #define MAX_RATIO 4096u
-
-static void put16(uint8_t *q, uint16_t v)
-{
-	q[0] = (uint8_t)v;
-	q[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *q, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		q[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put64(uint8_t *q, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		q[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint16_t get16(const uint8_t *q)
-{
-	return (uint16_t)(q[0] | q[1] << 8);
-}
-
-static uint32_t get32(const uint8_t *q)
-{
-	return (uint32_t)q[0] | (uint32_t)q[1] << 8 | (uint32_t)q[2] << 16 |
-	       (uint32_t)q[3] << 24;
-}
-
-static uint64_t get64(const uint8_t *q)
-{
-	return (uint64_t)get32(q) | (uint64_t)get32(q + 4) << 32;
-}
 
 uint32_t tp_index_cid_key(const char *cid)
 {
@@ -121,22 +88,22 @@ int tp_index_encode(const struct tp_index *ix, uint8_t **out, size_t *len)
 	uint8_t *q = raw;
 	for (uint32_t i = 0; i < ix->nstreams; i++, q += TP_IDX_STREAM_LEN) {
 		const struct tp_idx_stream *s = &ix->streams[i];
-		put16(q, s->zone);
+		tp_le_put16(q, s->zone);
 		q[2] = s->proto;
 		q[3] = s->ipver;
 		q[4] = s->flags;
 		q[5] = q[6] = q[7] = 0;
 		memcpy(q + 8, s->a[0].b, 16);
 		memcpy(q + 24, s->a[1].b, 16);
-		put16(q + 40, s->port[0]);
-		put16(q + 42, s->port[1]);
-		put32(q + 44, s->session);
-		put32(q + 48, s->vni);
-		put32(q + 52, s->cid);
-		put32(q + 56, s->npkts);
+		tp_le_put16(q + 40, s->port[0]);
+		tp_le_put16(q + 42, s->port[1]);
+		tp_le_put32(q + 44, s->session);
+		tp_le_put32(q + 48, s->vni);
+		tp_le_put32(q + 52, s->cid);
+		tp_le_put32(q + 56, s->npkts);
 	}
 	for (uint32_t i = 0; i < ix->nsess; i++, q += TP_IDX_SESS_LEN) {
-		put32(q, ix->sess[i].no);
+		tp_le_put32(q, ix->sess[i].no);
 		memset(q + 4, 0, 64);
 		memcpy(q + 4, ix->sess[i].name, strnlen(ix->sess[i].name, 63));
 	}
@@ -170,21 +137,21 @@ int tp_index_encode(const struct tp_index *ix, uint8_t **out, size_t *len)
 		return -EIO;
 	}
 	memcpy(buf, TP_IDX_MAGIC, 4);
-	put16(buf + 4, TP_IDX_VERSION);
-	put16(buf + 6, TP_IDX_HDR_LEN);
-	put64(buf + 8, ix->first_ns);
-	put64(buf + 16, ix->last_ns);
-	put64(buf + 24, ix->seg_bytes);
-	put32(buf + 32, ix->linktype);
-	put32(buf + 36, ix->npkts);
-	put32(buf + 40, ix->nstreams);
-	put32(buf + 44, ix->nsess);
-	put32(buf + 48, (uint32_t)rawlen);
-	put32(buf + 52, (uint32_t)zlen);
-	put32(buf + 56, ix->nblocks);
-	put32(buf + 60, 0);
+	tp_le_put16(buf + 4, TP_IDX_VERSION);
+	tp_le_put16(buf + 6, TP_IDX_HDR_LEN);
+	tp_le_put64(buf + 8, ix->first_ns);
+	tp_le_put64(buf + 16, ix->last_ns);
+	tp_le_put64(buf + 24, ix->seg_bytes);
+	tp_le_put32(buf + 32, ix->linktype);
+	tp_le_put32(buf + 36, ix->npkts);
+	tp_le_put32(buf + 40, ix->nstreams);
+	tp_le_put32(buf + 44, ix->nsess);
+	tp_le_put32(buf + 48, (uint32_t)rawlen);
+	tp_le_put32(buf + 52, (uint32_t)zlen);
+	tp_le_put32(buf + 56, ix->nblocks);
+	tp_le_put32(buf + 60, 0);
 	uint8_t *c = buf + TP_IDX_HDR_LEN + zlen;
-	put32(c, (uint32_t)crc32(0, buf, (uInt)(c - buf)));
+	tp_le_put32(c, (uint32_t)crc32(0, buf, (uInt)(c - buf)));
 	/* The caller frees what it was told: give back the slack. */
 	size_t used = TP_IDX_HDR_LEN + zlen + 4;
 	uint8_t *fit = tp_realloc(buf, n, used);
@@ -218,28 +185,28 @@ int tp_index_decode(struct tp_index *ix, const uint8_t *buf, size_t len,
 		snprintf(err, errlen, "not a tapir segment index");
 		return -EINVAL;
 	}
-	if (get16(buf + 4) != TP_IDX_VERSION) {
+	if (tp_le_get16(buf + 4) != TP_IDX_VERSION) {
 		snprintf(err, errlen, "index version %u, this tapir reads %u",
-			 get16(buf + 4), TP_IDX_VERSION);
+			 tp_le_get16(buf + 4), TP_IDX_VERSION);
 		return -EINVAL;
 	}
-	if (get16(buf + 6) != TP_IDX_HDR_LEN) {
+	if (tp_le_get16(buf + 6) != TP_IDX_HDR_LEN) {
 		snprintf(err, errlen, "index header of %u bytes, expected %u",
-			 get16(buf + 6), TP_IDX_HDR_LEN);
+			 tp_le_get16(buf + 6), TP_IDX_HDR_LEN);
 		return -EINVAL;
 	}
 	uint32_t crc = (uint32_t)crc32(0, buf, (uInt)(len - 4));
-	if (crc != get32(buf + len - 4)) {
+	if (crc != tp_le_get32(buf + len - 4)) {
 		snprintf(err, errlen, "index CRC mismatch (damaged file)");
 		return -EINVAL;
 	}
 	struct tp_index h = {
-		.first_ns = get64(buf + 8), .last_ns = get64(buf + 16),
-		.seg_bytes = get64(buf + 24), .linktype = get32(buf + 32),
-		.npkts = get32(buf + 36), .nstreams = get32(buf + 40),
-		.nsess = get32(buf + 44), .nblocks = get32(buf + 56),
+		.first_ns = tp_le_get64(buf + 8), .last_ns = tp_le_get64(buf + 16),
+		.seg_bytes = tp_le_get64(buf + 24), .linktype = tp_le_get32(buf + 32),
+		.npkts = tp_le_get32(buf + 36), .nstreams = tp_le_get32(buf + 40),
+		.nsess = tp_le_get32(buf + 44), .nblocks = tp_le_get32(buf + 56),
 	};
-	uint32_t rawlen = get32(buf + 48), zlen = get32(buf + 52);
+	uint32_t rawlen = tp_le_get32(buf + 48), zlen = tp_le_get32(buf + 52);
 	if ((uint64_t)TP_IDX_HDR_LEN + zlen + 4 != len) {
 		snprintf(err, errlen, "index sections do not add up to its "
 			 "%zu bytes", len);
@@ -280,18 +247,18 @@ int tp_index_decode(struct tp_index *ix, const uint8_t *buf, size_t len,
 	uint64_t total = 0;
 	for (uint32_t i = 0; i < h.nstreams; i++, q += TP_IDX_STREAM_LEN) {
 		struct tp_idx_stream *s = &ix->streams[i];
-		s->zone = get16(q);
+		s->zone = tp_le_get16(q);
 		s->proto = q[2];
 		s->ipver = q[3];
 		s->flags = q[4];
 		memcpy(s->a[0].b, q + 8, 16);
 		memcpy(s->a[1].b, q + 24, 16);
-		s->port[0] = get16(q + 40);
-		s->port[1] = get16(q + 42);
-		s->session = get32(q + 44);
-		s->vni = get32(q + 48);
-		s->cid = get32(q + 52);
-		s->npkts = get32(q + 56);
+		s->port[0] = tp_le_get16(q + 40);
+		s->port[1] = tp_le_get16(q + 42);
+		s->session = tp_le_get32(q + 44);
+		s->vni = tp_le_get32(q + 48);
+		s->cid = tp_le_get32(q + 52);
+		s->npkts = tp_le_get32(q + 56);
 		s->first = (uint32_t)total;
 		total += s->npkts;
 		if (total > h.npkts) {
@@ -306,7 +273,7 @@ int tp_index_decode(struct tp_index *ix, const uint8_t *buf, size_t len,
 		goto out;
 	}
 	for (uint32_t i = 0; i < h.nsess; i++, q += TP_IDX_SESS_LEN) {
-		ix->sess[i].no = get32(q);
+		ix->sess[i].no = tp_le_get32(q);
 		memcpy(ix->sess[i].name, q + 4, 63);
 		ix->sess[i].name[63] = 0;
 	}
@@ -378,6 +345,32 @@ void tp_index_stream_offs(const struct tp_index *ix, uint32_t s,
 		prev += d;
 		out[k] = prev;
 	}
+}
+
+int tp_index_put_file(const char *tmp, const char *path, const uint8_t *buf,
+		      size_t n)
+{
+	int rc = 0, fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+			      0644);
+	if (fd < 0)
+		return -errno;
+	for (size_t at = 0; at < n;) {
+		ssize_t r = write(fd, buf + at, n - at);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			rc = -errno;
+			break;
+		}
+		at += (size_t)r;
+	}
+	if (close(fd) < 0 && !rc)
+		rc = -errno;
+	if (!rc && rename(tmp, path) < 0)
+		rc = -errno;
+	if (rc)
+		unlink(tmp);
+	return rc;
 }
 
 int tp_index_slurp(const char *path, uint8_t **out, size_t *len)

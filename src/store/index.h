@@ -108,4 +108,9 @@ uint32_t tp_index_cid_key(const char *cid);
  * -errno. */
 int tp_index_slurp(const char *path, uint8_t **buf, size_t *len);
 
+/* Write n bytes of buf to tmp, then rename it to path (readers see the
+ * whole file or none).  tmp is removed on failure.  0 or -errno. */
+int tp_index_put_file(const char *tmp, const char *path, const uint8_t *buf,
+		      size_t n);
+
 #endif

@@ -22,45 +22,12 @@
 
 #include "store/index.h"
 #include "util/log.h"
+#include "store/le.h"
 #include "util/mem.h"
 
 #define HDR_LEN 16
 #define ENT_FIXED (2 + 8 + 8 + 8 + 4 + 4 + 4 + 1)
 #define MAX_BITS (1u << 31)
-
-static void put16(uint8_t *q, uint16_t v)
-{
-	q[0] = (uint8_t)v;
-	q[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *q, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		q[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put64(uint8_t *q, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		q[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint16_t get16(const uint8_t *q)
-{
-	return (uint16_t)(q[0] | q[1] << 8);
-}
-
-static uint32_t get32(const uint8_t *q)
-{
-	return (uint32_t)q[0] | (uint32_t)q[1] << 8 | (uint32_t)q[2] << 16 |
-	       (uint32_t)q[3] << 24;
-}
-
-static uint64_t get64(const uint8_t *q)
-{
-	return (uint64_t)get32(q) | (uint64_t)get32(q + 4) << 32;
-}
 
 void tp_manifest_free(struct tp_manifest *m)
 {
@@ -85,16 +52,16 @@ int tp_manifest_decode(struct tp_manifest *m, const uint8_t *buf, size_t len,
 		snprintf(err, errlen, "not a tapir store manifest");
 		return -EINVAL;
 	}
-	if (get16(buf + 4) != TP_MANIFEST_VERSION || get16(buf + 6) != HDR_LEN) {
+	if (tp_le_get16(buf + 4) != TP_MANIFEST_VERSION || tp_le_get16(buf + 6) != HDR_LEN) {
 		snprintf(err, errlen, "manifest version %u, this tapir reads %u",
-			 get16(buf + 4), TP_MANIFEST_VERSION);
+			 tp_le_get16(buf + 4), TP_MANIFEST_VERSION);
 		return -EINVAL;
 	}
-	if ((uint32_t)crc32(0, buf, (uInt)(len - 4)) != get32(buf + len - 4)) {
+	if ((uint32_t)crc32(0, buf, (uInt)(len - 4)) != tp_le_get32(buf + len - 4)) {
 		snprintf(err, errlen, "manifest CRC mismatch (damaged file)");
 		return -EINVAL;
 	}
-	uint32_t n = get32(buf + 8);
+	uint32_t n = tp_le_get32(buf + 8);
 	if ((uint64_t)n * (ENT_FIXED + 1 + 8) > len) {
 		snprintf(err, errlen, "manifest counts more entries than fit");
 		return -EINVAL;
@@ -112,7 +79,7 @@ int tp_manifest_decode(struct tp_manifest *m, const uint8_t *buf, size_t len,
 			why = "manifest entry cut short";
 			goto bad;
 		}
-		uint16_t nl = get16(q);
+		uint16_t nl = tp_le_get16(q);
 		if (nl == 0 || nl >= sizeof(e->name) ||
 		    (size_t)(end - q) < ENT_FIXED + (size_t)nl) {
 			why = "manifest entry name too long or cut short";
@@ -126,12 +93,12 @@ int tp_manifest_decode(struct tp_manifest *m, const uint8_t *buf, size_t len,
 			goto bad;
 		}
 		q += 2 + nl;
-		e->first_ns = get64(q);
-		e->last_ns = get64(q + 8);
-		e->seg_bytes = get64(q + 16);
-		e->linktype = get32(q + 24);
-		e->npkts = get32(q + 28);
-		uint32_t nbits = get32(q + 32);
+		e->first_ns = tp_le_get64(q);
+		e->last_ns = tp_le_get64(q + 8);
+		e->seg_bytes = tp_le_get64(q + 16);
+		e->linktype = tp_le_get32(q + 24);
+		e->npkts = tp_le_get32(q + 28);
+		uint32_t nbits = tp_le_get32(q + 32);
 		uint8_t k = q[36];
 		q += ENT_FIXED - 2;
 		if (nbits % 64 || nbits > MAX_BITS || !nbits || !k || k > 32 ||
@@ -148,7 +115,7 @@ int tp_manifest_decode(struct tp_manifest *m, const uint8_t *buf, size_t len,
 		e->bloom.nbits = nbits;
 		e->bloom.k = k;
 		for (uint32_t w = 0; w < nbits / 64; w++)
-			e->bloom.bits[w] = get64(q + 8 * w);
+			e->bloom.bits[w] = tp_le_get64(q + 8 * w);
 		q += nbits / 8;
 		if (i && strcmp(m->e[i - 1].name, e->name) >= 0) {
 			why = "manifest entries out of order";
@@ -176,29 +143,29 @@ int tp_manifest_encode(const struct tp_manifest *m, uint8_t **out,
 	if (!buf)
 		return -ENOMEM;
 	memcpy(q, TP_MANIFEST_MAGIC, 4);
-	put16(q + 4, TP_MANIFEST_VERSION);
-	put16(q + 6, HDR_LEN);
-	put32(q + 8, m->n);
-	put32(q + 12, 0);
+	tp_le_put16(q + 4, TP_MANIFEST_VERSION);
+	tp_le_put16(q + 6, HDR_LEN);
+	tp_le_put32(q + 8, m->n);
+	tp_le_put32(q + 12, 0);
 	q += HDR_LEN;
 	for (uint32_t i = 0; i < m->n; i++) {
 		const struct tp_manifest_entry *e = &m->e[i];
 		size_t nl = strlen(e->name);
-		put16(q, (uint16_t)nl);
+		tp_le_put16(q, (uint16_t)nl);
 		memcpy(q + 2, e->name, nl);
 		q += 2 + nl;
-		put64(q, e->first_ns);
-		put64(q + 8, e->last_ns);
-		put64(q + 16, e->seg_bytes);
-		put32(q + 24, e->linktype);
-		put32(q + 28, e->npkts);
-		put32(q + 32, e->bloom.nbits);
+		tp_le_put64(q, e->first_ns);
+		tp_le_put64(q + 8, e->last_ns);
+		tp_le_put64(q + 16, e->seg_bytes);
+		tp_le_put32(q + 24, e->linktype);
+		tp_le_put32(q + 28, e->npkts);
+		tp_le_put32(q + 32, e->bloom.nbits);
 		q[36] = e->bloom.k;
 		q += ENT_FIXED - 2;
 		for (uint32_t w = 0; w < e->bloom.nbits / 64; w++, q += 8)
-			put64(q, e->bloom.bits[w]);
+			tp_le_put64(q, e->bloom.bits[w]);
 	}
-	put32(q, (uint32_t)crc32(0, buf, (uInt)(q - buf)));
+	tp_le_put32(q, (uint32_t)crc32(0, buf, (uInt)(q - buf)));
 	*out = buf;
 	*len = n;
 	return 0;
@@ -240,27 +207,7 @@ static int write_file(const char *dir, const uint8_t *buf, size_t n)
 	char tmp[4400], fin[4400];
 	snprintf(tmp, sizeof(tmp), "%s/." TP_MANIFEST_NAME ".tmp", dir);
 	snprintf(fin, sizeof(fin), "%s/" TP_MANIFEST_NAME, dir);
-	int rc = 0, fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-			      0644);
-	if (fd < 0)
-		return -errno;
-	for (size_t at = 0; at < n;) {
-		ssize_t r = write(fd, buf + at, n - at);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			rc = -errno;
-			break;
-		}
-		at += (size_t)r;
-	}
-	if (close(fd) < 0 && !rc)
-		rc = -errno;
-	if (!rc && rename(tmp, fin) < 0)
-		rc = -errno;
-	if (rc)
-		unlink(tmp);
-	return rc;
+	return tp_index_put_file(tmp, fin, buf, n);
 }
 
 int tp_manifest_add(const char *dir, const char *name,

@@ -23,6 +23,7 @@
 #include "store/manifest.h"
 #include "store/store.h"
 #include "util/log.h"
+#include "store/le.h"
 #include "util/mem.h"
 
 /* Reads of the segments: at most this much at once. */
@@ -81,12 +82,6 @@ static int cmp_match(const void *a, const void *b)
 	if (x->seg != y->seg)
 		return x->seg < y->seg ? -1 : 1;
 	return x->off < y->off ? -1 : x->off > y->off;
-}
-
-static uint32_t rd32(const uint8_t *q)
-{
-	return (uint32_t)q[0] | (uint32_t)q[1] << 8 | (uint32_t)q[2] << 16 |
-	       (uint32_t)q[3] << 24;
 }
 
 /* Segment files of the store, sorted by name (first packet time). */
@@ -300,7 +295,7 @@ static int read_rec(struct run *r, int fd, uint32_t seg, uint64_t off,
 	int rc = window(r, fd, seg, off, 16, upto);
 	if (rc < 0)
 		return rc;
-	uint32_t n = rd32(r->buf + (off - r->wstart) + 8);
+	uint32_t n = tp_le_get32(r->buf + (off - r->wstart) + 8);
 	if (n > (64u << 20))
 		return -EIO;
 	if ((rc = window(r, fd, seg, off, 16 + (size_t)n, upto)) < 0)
@@ -427,14 +422,14 @@ static int search_segment(struct run *r, uint32_t seg)
 				    (unsigned long long)off);
 			break;
 		}
-		uint64_t ts = (uint64_t)rd32(h) * 1000000000ull + rd32(h + 4);
+		uint64_t ts = (uint64_t)tp_le_get32(h) * 1000000000ull + tp_le_get32(h + 4);
 		if (ts < q->since_ns || ts > q->until_ns)
 			continue;
 		struct tp_pkt *p = r->pkt;
 		memset(p, 0, sizeof(*p));
 		p->data = h + 16;
 		p->caplen = caplen;
-		p->wirelen = rd32(h + 12);
+		p->wirelen = tp_le_get32(h + 12);
 		p->ts_ns = ts;
 		p->linktype = ix.linktype;
 		tp_decode(&r->dec, p);
@@ -463,12 +458,6 @@ out:
 	return rc;
 }
 
-static void put32(uint8_t *q, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		q[i] = (uint8_t)(v >> (8 * i));
-}
-
 static int write_out(struct run *r, FILE *out, char *err, size_t errlen)
 {
 	size_t n = r->nm;
@@ -484,12 +473,12 @@ static int write_out(struct run *r, FILE *out, char *err, size_t errlen)
 			return -EXDEV;
 		}
 	uint8_t h[24];
-	put32(h, 0xa1b23c4d);
+	tp_le_put32(h, 0xa1b23c4d);
 	h[4] = 2, h[5] = 0, h[6] = 4, h[7] = 0;
-	put32(h + 8, 0);
-	put32(h + 12, 0);
-	put32(h + 16, 262144);
-	put32(h + 20, lt);
+	tp_le_put32(h + 8, 0);
+	tp_le_put32(h + 12, 0);
+	tp_le_put32(h + 16, 262144);
+	tp_le_put32(h + 20, lt);
 	if (fwrite(h, 1, sizeof(h), out) != sizeof(h))
 		goto werr;
 	int fd = -1;

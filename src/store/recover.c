@@ -36,6 +36,7 @@
 #include "store/manifest.h"
 #include "store/store.h"
 #include "util/log.h"
+#include "store/le.h"
 #include "util/mem.h"
 
 #define MAX_REC (262144u + 64u)
@@ -43,12 +44,6 @@
 /* The largest block a zstd segment's frame may hold (segment.c writes
  * at most 64 KiB + 512 KiB). */
 #define ZBLOCK_MAX (1u << 20)
-
-static uint32_t rd32(const uint8_t *q)
-{
-	return (uint32_t)q[0] | (uint32_t)q[1] << 8 | (uint32_t)q[2] << 16 |
-	       (uint32_t)q[3] << 24;
-}
 
 /* The pid in a segment's name ("seg-<ns>-f<front>-<pid>-<n>…"), or 0. */
 static long name_pid(const char *base)
@@ -101,8 +96,8 @@ static void index_record(struct rebuild *r, struct tp_sessions *ss,
 	tp_pkt_reset(p);
 	p->data = h + 16;
 	p->caplen = caplen;
-	p->wirelen = rd32(h + 12);
-	p->ts_ns = (uint64_t)rd32(h) * 1000000000ull + rd32(h + 4);
+	p->wirelen = tp_le_get32(h + 12);
+	p->ts_ns = (uint64_t)tp_le_get32(h) * 1000000000ull + tp_le_get32(h + 4);
 	p->linktype = linktype;
 	enum tp_dec_rc rc = tp_decode(&r->dec, p);
 	uint32_t sid = tp_session_of(ss, p);
@@ -156,15 +151,15 @@ static int scan_zstd(struct rebuild *r, int fd, uint64_t size,
 			break;
 		size_t at = 0;
 		if (rs == 0) {
-			if (bl < 24 || rd32(r->blk) != 0xa1b23c4d)
+			if (bl < 24 || tp_le_get32(r->blk) != 0xa1b23c4d)
 				return -EINVAL;
-			*linktype = rd32(r->blk + 20);
+			*linktype = tp_le_get32(r->blk + 20);
 			at = 24;
 		}
 		/* Records may not cross the block's end. */
 		size_t end = at;
 		while (end + 16 <= bl) {
-			uint32_t cl = rd32(r->blk + end + 8);
+			uint32_t cl = tp_le_get32(r->blk + end + 8);
 			if (cl > MAX_REC || bl - end - 16 < cl)
 				break;
 			end += 16 + (size_t)cl;
@@ -183,7 +178,7 @@ static int scan_zstd(struct rebuild *r, int fd, uint64_t size,
 		}
 		r->blocks[r->nblocks++] = (struct tp_idx_block){rs, z};
 		while (at < bl) {
-			uint32_t cl = rd32(r->blk + at + 8);
+			uint32_t cl = tp_le_get32(r->blk + at + 8);
 			index_record(r, ss, r->blk + at, cl, rs + at, *linktype);
 			at += 16 + (size_t)cl;
 		}
@@ -222,11 +217,11 @@ static int scan(struct rebuild *r, const char *path, bool zstd,
 		return rc;
 	}
 	uint8_t fh[24];
-	if (pread(fd, fh, 24, 0) != 24 || rd32(fh) != 0xa1b23c4d) {
+	if (pread(fd, fh, 24, 0) != 24 || tp_le_get32(fh) != 0xa1b23c4d) {
 		close(fd);
 		return -EINVAL;
 	}
-	*linktype = rd32(fh + 20);
+	*linktype = tp_le_get32(fh + 20);
 	*good = 24;
 	tp_idx_builder_reset(&r->b);
 	/* Records are read through a window of RD_BUF bytes. */
@@ -250,7 +245,7 @@ static int scan(struct rebuild *r, const char *path, bool zstd,
 		if (have - at < 16)
 			break;
 		const uint8_t *h = r->buf + at;
-		uint32_t caplen = rd32(h + 8);
+		uint32_t caplen = tp_le_get32(h + 8);
 		if (caplen > MAX_REC || have - at < 16 + (size_t)caplen)
 			break;
 		index_record(r, ss, h, caplen, base + at, *linktype);

@@ -41,6 +41,7 @@
 #include "store/manifest.h"
 #include "store/recover.h"
 #include "util/log.h"
+#include "store/le.h"
 #include "util/mem.h"
 
 #define BUF_SIZE (1u << 20)
@@ -84,18 +85,6 @@ struct tp_store_writer {
 	uint64_t packets, errors;
 	int first_err;
 };
-
-static void put32(uint8_t *q, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		q[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put16(uint8_t *q, uint16_t v)
-{
-	q[0] = (uint8_t)v;
-	q[1] = (uint8_t)(v >> 8);
-}
 
 static uint64_t wall_ns(void)
 {
@@ -309,13 +298,13 @@ static void open_segment(struct tp_store_writer *w, uint64_t ts_ns,
 	tp_idx_builder_reset(&w->b);
 
 	uint8_t h[24];
-	put32(h, 0xa1b23c4d);         /* nanosecond pcap */
-	put16(h + 4, 2);
-	put16(h + 6, 4);
-	put32(h + 8, 0);
-	put32(h + 12, 0);
-	put32(h + 16, SNAPLEN);
-	put32(h + 20, linktype);
+	tp_le_put32(h, 0xa1b23c4d);         /* nanosecond pcap */
+	tp_le_put16(h + 4, 2);
+	tp_le_put16(h + 6, 4);
+	tp_le_put32(h + 8, 0);
+	tp_le_put32(h + 12, 0);
+	tp_le_put32(h + 16, SNAPLEN);
+	tp_le_put32(h + 20, linktype);
 	emit(w, h, sizeof(h));
 }
 
@@ -480,10 +469,10 @@ void tp_store_packet(struct tp_store_writer *w, const uint8_t *raw,
 
 	uint8_t h[16];
 	uint32_t wire = p->wirelen < caplen ? caplen : p->wirelen;
-	put32(h, (uint32_t)(p->ts_ns / 1000000000ull));
-	put32(h + 4, (uint32_t)(p->ts_ns % 1000000000ull));
-	put32(h + 8, nouter + caplen);
-	put32(h + 12, p->first ? wire + nouter : wire);
+	tp_le_put32(h, (uint32_t)(p->ts_ns / 1000000000ull));
+	tp_le_put32(h + 4, (uint32_t)(p->ts_ns % 1000000000ull));
+	tp_le_put32(h + 8, nouter + caplen);
+	tp_le_put32(h + 12, p->first ? wire + nouter : wire);
 	emit(w, h, sizeof(h));
 	if (nouter)
 		emit(w, outer, nouter);
