@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # The packet store's figures (issue 5), run by hand (never by `meson test`).
 #
-#   bench/store.sh [--copies N] [--keep] [HOST...]
+#   bench/store.sh [--copies N] [--keep] [--reuse] [HOST...]
 #
 # 1. Write path: `tapir read -j 1` of FILE with and without `--store`; the
 #    store's cost is the difference in CPU time (user + sys), given as GB
 #    of captured bytes per CPU-second; index and manifest size as % of the
-#    captured bytes.
+#    captured bytes.  The same with `store.compress: zstd`, and its ratio.
 # 2. A big store: FILE read N times (default 3) into one store, copy i
 #    shifted by i x 400 s with editcap, so that the copies do not overlap
-#    in time.
+#    in time.  --reuse: keep the big store of an earlier --keep run.
 # 3. Query: for each HOST (default 198.18.1.7, a median host, and
 #    10.0.1.188, one of the busiest), `tapir query 'host H'` over the big
 #    store, side by side with `tcpdump -r` over the same segment files
@@ -33,11 +33,13 @@ BUILD_DIR=${BUILD_DIR:-$repo/build}
 tapir=$BUILD_DIR/tapir
 copies=3
 keep=0
+reuse=0
 hosts=()
 while [ $# -gt 0 ]; do
 	case $1 in
 	--copies) copies=$2; shift 2 ;;
 	--keep) keep=1; shift ;;
+	--reuse) reuse=1; shift ;;
 	-h|--help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	-*) echo "store.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
 	*) hosts+=("$1"); shift ;;
@@ -46,7 +48,7 @@ done
 [ ${#hosts[@]} -gt 0 ] || hosts=(198.18.1.7 10.0.1.188)
 [ -r "$FILE" ] || { echo "store.sh: cannot read $FILE" >&2; exit 2; }
 mkdir -p "$WORK"
-[ $keep = 1 ] || trap 'rm -rf "$WORK/s1" "$WORK/big" "$WORK"/logs-*' EXIT
+[ $keep = 1 ] || trap 'rm -rf "$WORK/s1" "$WORK/z1" "$WORK/big" "$WORK"/logs-* "$WORK/q.pcap"' EXIT
 
 # "wall user sys" of a command, its output discarded.
 timed() {
@@ -73,11 +75,15 @@ seg=$(cat "$WORK"/s1/seg-*.pcap | wc -c)
 idx=$(cat "$WORK"/s1/seg-*.idx | wc -c)
 man=$(stat -c %s "$WORK/s1/manifest")
 nseg=$(ls "$WORK"/s1/seg-*.pcap | wc -l)
-rm -rf "$WORK/s1"
+rm -rf "$WORK/s1" "$WORK/z1"
+t=$(timed "$tapir" read -q -j 1 -o "$WORK/logs-zstd" --store "$WORK/z1" --set store.compress=zstd "$FILE")
+echo "read --store, zstd: $t" >&2
+zcpu=$(cpu "$t")
+zseg=$(cat "$WORK"/z1/seg-*.pcap.zst | wc -c)
+rm -rf "$WORK/z1"
 
 # 2. The big store.
-rm -rf "$WORK/big"
-big_cpu=0
+[ $reuse = 1 ] && [ -d "$WORK/big" ] && copies=0 || rm -rf "$WORK/big"
 for ((i = 0; i < copies; i++)); do
 	if [ $i = 0 ]; then
 		t=$(timed "$tapir" read -q -j 1 -o "$WORK/logs-big" --store "$WORK/big" "$FILE")
@@ -109,7 +115,7 @@ for h in "${hosts[@]}"; do
 	tn=0
 	tcpu0=$(awk '{print $14 + $15 + $16 + $17}' /proc/$$/stat)
 	for s in "$WORK"/big/seg-*.pcap; do
-		k=$(tcpdump -n -r "$s" "$filter" 2>/dev/null | wc -l)
+		k=$(tcpdump -n -r "$s" --count "$filter" 2>/dev/null | awk '{print $1}')
 		tn=$((tn + k))
 	done
 	tw=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN{printf "%.1f", e - s}')
@@ -130,8 +136,10 @@ Store figures, $(date -u +%Y-%m-%dT%H:%MZ), load average $(cut -d' ' -f1-3 /proc
 | segments | $nseg, $seg bytes |
 | index | $idx bytes = $(awk -v i="$idx" -v b="$bytes" 'BEGIN{printf "%.2f %%", 100 * i / b}') of the captured bytes |
 | manifest | $man bytes = $(awk -v i="$man" -v b="$bytes" 'BEGIN{printf "%.3f %%", 100 * i / b}') |
+| zstd: CPU with \`--store\` | $zcpu s: $(awk -v a="$best_base" -v b="$zcpu" -v g="$gb" 'BEGIN{printf "%.2f GB/s per core", g / (b - a)}') |
+| zstd: segments | $zseg bytes, ratio $(awk -v a="$seg" -v b="$zseg" 'BEGIN{printf "%.2f", a / b}') |
 
-Big store: $copies time-shifted copies, $bigseg segments, $(awk -v b="$big" 'BEGIN{printf "%.2f GB", b / 1e9}').
+Big store: $bigseg segments, $(awk -v b="$big" 'BEGIN{printf "%.2f GB", b / 1e9}') (time-shifted copies of $(basename "$FILE")).
 
 | query | answer | \`tapir query -w\` wall (3 runs) | \`tcpdump -r\` over the segments, wall |
 |---|---|---|---|
