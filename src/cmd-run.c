@@ -351,6 +351,8 @@ static int parse_args(struct tp_config *cfg, int argc, char **argv,
 		snprintf(sc->file, sizeof(sc->file), "%s", replay);
 		cfg->nsources = 1;
 	}
+	if (tp_cli_default_store(cfg) != TP_EXIT_OK)
+		return TP_EXIT_USAGE;
 	if (tp_config_validate(cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "tapir: %s\n", err);
 		return TP_EXIT_USAGE;
@@ -379,8 +381,10 @@ int tp_cmd_run(int argc, char **argv)
 		return rc < 0 ? TP_EXIT_OK : rc;
 	if (check) {
 		printf("tapir: configuration is valid: %u source%s, %u worker%s, "
-		       "logs in %s\n", cfg.nsources, cfg.nsources == 1 ? "" : "s",
-		       cfg.workers, cfg.workers == 1 ? "" : "s", cfg.log_dir);
+		       "logs in %s, packet store %s\n", cfg.nsources,
+		       cfg.nsources == 1 ? "" : "s", cfg.workers,
+		       cfg.workers == 1 ? "" : "s", cfg.log_dir,
+		       cfg.store_dir[0] ? cfg.store_dir : "off");
 		return TP_EXIT_OK;
 	}
 	if (quiet)
@@ -439,9 +443,10 @@ int tp_cmd_run(int argc, char **argv)
 		}
 		t->started = true;
 	}
-	tp_log_info("running: %u receive thread%s, %u worker%s, logs in %s",
-		    r.nrx, r.nrx == 1 ? "" : "s", cfg.workers,
-		    cfg.workers == 1 ? "" : "s", cfg.log_dir);
+	tp_log_info("running: %u receive thread%s, %u worker%s, logs in %s, "
+		    "packet store %s", r.nrx, r.nrx == 1 ? "" : "s",
+		    cfg.workers, cfg.workers == 1 ? "" : "s", cfg.log_dir,
+		    cfg.store_dir[0] ? cfg.store_dir : "off");
 
 	main_loop(&r, &sigs);
 

@@ -58,6 +58,7 @@ struct tp_store_writer {
 	uint32_t *slots;         /* open addressing: flow number + 1 */
 	uint32_t nslots;         /* power of two */
 	uint64_t packets, errors;
+	uint64_t bytes, segments;        /* for tp_store_stats */
 	int first_err;
 };
 
@@ -361,6 +362,7 @@ static void close_segment(struct tp_store_writer *w)
 		fail(w, errno, "renaming");
 		return;
 	}
+	w->segments++;
 	int r = write_index(w);
 	if (r < 0)
 		fail(w, -r, "writing the index of");
@@ -553,6 +555,15 @@ void tp_store_packet(struct tp_store_writer *w, const uint8_t *raw,
 	if (p->ts_ns > w->last_ns)
 		w->last_ns = p->ts_ns;
 	w->packets++;
+	w->bytes += rec;
+}
+
+void tp_store_stats(const struct tp_store_writer *w, struct tp_store_stats *st)
+{
+	st->packets = __atomic_load_n(&w->packets, __ATOMIC_RELAXED);
+	st->bytes = __atomic_load_n(&w->bytes, __ATOMIC_RELAXED);
+	st->segments = __atomic_load_n(&w->segments, __ATOMIC_RELAXED);
+	st->errors = __atomic_load_n(&w->errors, __ATOMIC_RELAXED);
 }
 
 uint64_t tp_store_packets(const struct tp_store_writer *w)
