@@ -18,6 +18,7 @@
 
 #include "decode/decode.h"
 #include "decode/defrag.h"
+#include "store/flow-terms.h"
 #include "store/index.h"
 #include "store/store.h"
 #include "util/log.h"
@@ -338,6 +339,8 @@ static int search_segment(struct run *r, uint32_t seg)
 			if (!pcap_offline_filter(&r->prog, &ph, p->ip))
 				continue;
 		}
+		if (q->flow && !tp_flow_terms_match(q->flow, p))
+			continue;
 		r->res->matched++;
 		if ((rc = add_match(r, ip->ts_ns, seg, ip->off, caplen + 16)) < 0)
 			goto out;
@@ -357,11 +360,26 @@ static void put32(uint8_t *q, uint32_t v)
 		q[i] = (uint8_t)(v >> (8 * i));
 }
 
-static int write_out(struct run *r, FILE *out, char *err, size_t errlen)
+/* Matches within --limit: packets, and bytes of the pcap (24 header). */
+static size_t within_limits(const struct run *r)
 {
 	size_t n = r->nm;
 	if (r->q->limit && n > r->q->limit)
 		n = (size_t)r->q->limit;
+	if (r->q->limit_bytes) {
+		uint64_t b = 24;
+		for (size_t i = 0; i < n; i++) {
+			if (b + r->m[i].len > r->q->limit_bytes)
+				return i;
+			b += r->m[i].len;
+		}
+	}
+	return n;
+}
+
+static int write_out(struct run *r, FILE *out, char *err, size_t errlen)
+{
+	size_t n = within_limits(r);
 	uint32_t lt = n ? r->linktypes[r->m[0].seg] : 1;
 	for (size_t i = 0; i < n; i++)
 		if (r->linktypes[r->m[i].seg] != lt) {
@@ -468,7 +486,7 @@ int tp_query_run(const struct tp_query *q, FILE *out,
 	if (out)
 		rc = write_out(&r, out, err, errlen);
 	else
-		res->written = q->limit && r.nm > q->limit ? q->limit : r.nm;
+		res->written = within_limits(&r);
 out:
 	if (r.has_prog)
 		pcap_freecode(&r.prog);

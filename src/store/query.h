@@ -10,12 +10,19 @@
 
 #include "store/expr.h"
 
+struct tp_flow_terms;
+
 struct tp_query {
 	const char *dir;
 	const char *text;        /* the expression as typed, for messages */
 	struct tp_expr expr;
 	uint64_t since_ns, until_ns;  /* inclusive */
 	uint64_t limit;          /* packets; 0 = no limit */
+	uint64_t limit_bytes;    /* of the pcap written, its header included;
+				  * 0 = no limit */
+	/* zone, uid, community-id: checked on each frame after the BPF
+	 * (store/flow-terms.h); NULL: none. */
+	const struct tp_flow_terms *flow;
 };
 
 struct tp_query_result {
