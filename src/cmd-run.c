@@ -419,6 +419,8 @@ int tp_cmd_run(int argc, char **argv)
 	if (cfg.http_listen[0] &&
 	    !(httpd = tp_httpd_start(cfg.http_listen, &hs, err, sizeof(err))))
 		goto fail;
+	if (httpd)
+		tp_httpd_serve_store(httpd, &cfg);
 	if (tp_drop_privileges(cfg.run_user, cfg.log_dir, err, sizeof(err)) < 0)
 		goto fail;
 	if (cfg.rotate_interval_ns)

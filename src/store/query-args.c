@@ -82,6 +82,33 @@ int tp_query_parse_limit(const char *s, uint64_t *packets, uint64_t *bytes)
 	return 0;
 }
 
+static void add_port(uint16_t *ports, uint8_t *n, uint16_t port)
+{
+	for (unsigned i = 0; i < *n; i++)
+		if (ports[i] == port)
+			return;
+	if (*n < 8)
+		ports[(*n)++] = port;
+}
+
+/* The store keeps a UDP listener's datagrams with an outer IP and UDP
+ * header made from the addresses and ports the socket gave, so the
+ * listener's port says what its payload is, as it did when tapir run
+ * received it. */
+static void decode_cfg(struct tp_decode_cfg *d, const struct tp_config *cfg)
+{
+	*d = cfg->decode;
+	for (uint32_t s = 0; s < cfg->nsources; s++) {
+		const struct tp_source_cfg *sc = &cfg->sources[s];
+		if (sc->kind != TP_SRC_UDP)
+			continue;
+		if (sc->encap == TP_ENCAP_VXLAN)
+			add_port(d->vxlan_ports, &d->n_vxlan_ports, sc->port);
+		else if (sc->encap == TP_ENCAP_GENEVE)
+			add_port(d->geneve_ports, &d->n_geneve_ports, sc->port);
+	}
+}
+
 int tp_query_req_init(struct tp_query_req *r, const struct tp_config *cfg,
 		      const struct tp_query_args *a, uint64_t now_ns,
 		      char *err, size_t errlen)
@@ -92,6 +119,8 @@ int tp_query_req_init(struct tp_query_req *r, const struct tp_config *cfg,
 
 	memset(r, 0, sizeof(*r));
 	q->dir = cfg->store_dir;
+	decode_cfg(&r->decode, cfg);
+	q->decode = &r->decode;
 	q->text = a->expr;
 	q->since_ns = 0;
 	q->until_ns = UINT64_MAX;

@@ -25,6 +25,7 @@ struct tp_query_args {
 struct tp_query_req {
 	struct tp_query q;
 	struct tp_flow_terms flow;
+	struct tp_decode_cfg decode; /* cfg's, with its UDP sources' ports */
 };
 
 /* Parse a into r against cfg's store (cfg->store_dir) at wall time now_ns

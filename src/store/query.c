@@ -462,7 +462,10 @@ int tp_query_run(const struct tp_query *q, FILE *out,
 		pcap_close(pd);
 		r.has_prog = true;
 	}
-	tp_decode_cfg_default(&r.dcfg);
+	if (q->decode)
+		r.dcfg = *q->decode;
+	else
+		tp_decode_cfg_default(&r.dcfg);
 	r.pkt = tp_calloc_aligned(64, sizeof(*r.pkt));
 	if (!r.pkt || tp_dec_init(&r.dec, &r.dcfg) < 0) {
 		snprintf(err, errlen, "out of memory");

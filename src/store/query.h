@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "decode/decode.h"
 #include "store/expr.h"
 
 struct tp_flow_terms;
@@ -23,6 +24,9 @@ struct tp_query {
 	/* zone, uid, community-id: checked on each frame after the BPF
 	 * (store/flow-terms.h); NULL: none. */
 	const struct tp_flow_terms *flow;
+	/* How frames are decoded (the tunnel ports the writer used); NULL:
+	 * the defaults. */
+	const struct tp_decode_cfg *decode;
 };
 
 struct tp_query_result {
