@@ -462,7 +462,7 @@ static const struct key keys[] = {
 	{
 		.name = "store.max_size", .type = KT_SIZE,
 		FIELD(store_max_size),
-		.min = MIB, .max = 1024 * 1024 * GIB, .flags = K_ZERO,
+		.min = 256 * KIB, .max = 1024 * 1024 * GIB, .flags = K_ZERO,
 		.def = "0",
 		.doc = "Retention: the store's size budget, every file in "
 		       "`store.dir` counted. When it is passed, the oldest "
