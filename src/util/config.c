@@ -56,6 +56,8 @@ static key_text_fn text_listen, text_user, text_floor;
 #define K_POW2 0x1u   /* count must be a power of two */
 #define K_ZERO 0x2u   /* 0 is allowed besides min..max, and means off */
 #define K_EMPTY 0x4u  /* a string may be "", which means off */
+#define K_UNSET 0x8u  /* not set by default: giving the default text is
+		       * not the same (store.dir) */
 
 struct key {
 	const char *name;
@@ -445,7 +447,7 @@ static const struct key keys[] = {
 	{
 		.name = "store.dir", .type = KT_STRING,
 		FIELD(store_dir),
-		.flags = K_EMPTY,
+		.flags = K_EMPTY | K_UNSET,
 		.form = "a directory, or \"\" for no packet store",
 		.def = "",
 		.doc = "Directory of the packet store: every frame received, "
@@ -3412,12 +3414,18 @@ void tp_config_write_doc(FILE *out)
 		if (sec[0] && strcmp(sec, cur) != 0)
 			fprintf(out, "%s:\n", sec);
 		put(cur, sizeof(cur), "%s", sec);
+		/* A key that is not set by default stays out of the file, as
+		 * a comment. */
+		const char *c = (k->flags & K_UNSET) ? "# " : "";
+		const char *why = (k->flags & K_UNSET) ? "  (not set: see "
+						       "the key)" : "";
 		if (sec[0])
-			fprintf(out, "  %s: %s\n", k->name + strlen(sec) + 1,
-				yaml_default(k, buf, sizeof(buf)));
+			fprintf(out, "  %s%s: %s%s\n", c,
+				k->name + strlen(sec) + 1,
+				yaml_default(k, buf, sizeof(buf)), why);
 		else
-			fprintf(out, "%s: %s\n", k->name,
-				yaml_default(k, buf, sizeof(buf)));
+			fprintf(out, "%s%s: %s%s\n", c, k->name,
+				yaml_default(k, buf, sizeof(buf)), why);
 	}
 	fputs("```\n", out);
 }
