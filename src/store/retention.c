@@ -58,8 +58,12 @@ struct seg {
 
 struct tp_retention {
 	const struct tp_config *cfg;
-	pthread_mutex_t mu;      /* the counters; one pass at a time */
+	/* Held briefly: the counters, the thread's stop flag.  A pass,
+	 * which may take a while (removing large files), holds pass_mu, so
+	 * that the stats never wait for it. */
+	pthread_mutex_t mu;
 	struct tp_retention_stats st;
+	pthread_mutex_t pass_mu; /* one pass at a time; segs */
 	struct seg *segs;
 	size_t nsegs, cap;
 	/* the thread */
@@ -104,6 +108,7 @@ struct tp_retention *tp_retention_new(const struct tp_config *cfg)
 		return NULL;
 	r->cfg = cfg;
 	pthread_mutex_init(&r->mu, NULL);
+	pthread_mutex_init(&r->pass_mu, NULL);
 	pthread_cond_init(&r->cv, NULL);
 	return r;
 }
@@ -250,21 +255,28 @@ int tp_retention_pass(struct tp_retention *r, uint64_t now_ns)
 	const struct tp_config *cfg = r->cfg;
 	uint64_t total = 0, removed[TP_RET__COUNT] = {0};
 	uint64_t rbytes[TP_RET__COUNT] = {0}, orphans = 0, errors = 0;
+	uint64_t had_errors;
+	size_t left = 0;
 	int rc = 0;
 
 	pthread_mutex_lock(&r->mu);
+	had_errors = r->st.errors;
+	pthread_mutex_unlock(&r->mu);
+	pthread_mutex_lock(&r->pass_mu);
 	int dfd = open(cfg->store_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0) {
 		rc = -errno;
+		pthread_mutex_unlock(&r->pass_mu);
 		/* No store yet: nothing was written. */
-		if (rc != -ENOENT) {
-			if (!r->st.errors)
-				tp_log_error("store: retention cannot open %s: "
-					     "%s", cfg->store_dir, strerror(-rc));
-			r->st.errors++;
-		}
+		if (rc == -ENOENT)
+			return 0;
+		if (!had_errors)
+			tp_log_error("store: retention cannot open %s: %s",
+				     cfg->store_dir, strerror(-rc));
+		pthread_mutex_lock(&r->mu);
+		r->st.errors++;
 		pthread_mutex_unlock(&r->mu);
-		return rc == -ENOENT ? 0 : rc;
+		return rc;
 	}
 	rc = list_store(r, dfd, &total);
 	if (rc < 0) {
@@ -296,7 +308,6 @@ int tp_retention_pass(struct tp_retention *r, uint64_t now_ns)
 					      now_ns > cfg->store_max_age_ns
 				      ? now_ns - cfg->store_max_age_ns
 				      : 0;
-	size_t left = 0;
 	for (size_t i = 0; i < r->nsegs; i++) {
 		const struct seg *s = &r->segs[i];
 		if (!s->ndata) {
@@ -328,7 +339,7 @@ int tp_retention_pass(struct tp_retention *r, uint64_t now_ns)
 		}
 		int e = remove_seg(dfd, s);
 		if (e < 0) {
-			if (!errors && !r->st.errors)
+			if (!errors && !had_errors)
 				tp_log_error("store: cannot remove %s/%s: %s",
 					     cfg->store_dir, s->base,
 					     strerror(-e));
@@ -341,9 +352,12 @@ int tp_retention_pass(struct tp_retention *r, uint64_t now_ns)
 		total -= s->bytes < total ? s->bytes : total;
 		need_free -= s->disk < need_free ? s->disk : need_free;
 	}
-	r->st.store_segments = left;
 out:
 	close(dfd);
+	pthread_mutex_unlock(&r->pass_mu);
+	pthread_mutex_lock(&r->mu);
+	if (rc == 0)
+		r->st.store_segments = left;
 	r->st.passes++;
 	r->st.store_bytes = total;
 	r->st.orphans += orphans;
@@ -351,6 +365,9 @@ out:
 	for (int k = 0; k < TP_RET__COUNT; k++) {
 		r->st.segments[k] += removed[k];
 		r->st.bytes[k] += rbytes[k];
+	}
+	pthread_mutex_unlock(&r->mu);
+	for (int k = 0; k < TP_RET__COUNT; k++)
 		if (removed[k])
 			tp_log_info("store: removed %" PRIu64 " segment%s "
 				    "(%" PRIu64 " bytes) from %s: %s",
@@ -360,8 +377,6 @@ out:
 				    : k == TP_RET_FREE
 					    ? "free space below store.min_free"
 					    : "older than store.max_age");
-	}
-	pthread_mutex_unlock(&r->mu);
 	return rc;
 }
 
@@ -440,6 +455,7 @@ void tp_retention_free(struct tp_retention *r)
 	}
 	pthread_cond_destroy(&r->cv);
 	pthread_mutex_destroy(&r->mu);
+	pthread_mutex_destroy(&r->pass_mu);
 	tp_free(r->segs, r->cap * sizeof(*r->segs));
 	tp_free(r, sizeof(*r));
 }
