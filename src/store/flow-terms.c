@@ -16,6 +16,7 @@
 #include "flow/flow.h"
 #include "mirror/session.h"
 #include "service/json-scan.h"
+#include "store/index.h"
 
 /* Sessions the query side tells apart to find a frame's zone. */
 #define QUERY_SESSIONS 65536
@@ -487,6 +488,35 @@ bool tp_flow_terms_match(const struct tp_flow_terms *ft,
 		}
 	}
 	return true;
+}
+
+int tp_flow_terms_narrow(const struct tp_flow_terms *ft,
+			 const struct tp_index *ix, uint8_t **flows)
+{
+	if (!ft->has_cid)
+		return 0;
+	uint8_t *fl = *flows;
+	if (!fl) {
+		fl = malloc(ix->nflows ? ix->nflows : 1);
+		if (!fl)
+			return -ENOMEM;
+		memset(fl, 1, ix->nflows);
+		*flows = fl;
+	}
+	for (uint32_t f = 0; f < ix->nflows; f++) {
+		const struct tp_idx_flow *x = &ix->flows[f];
+		if (!fl[f] || !(x->flags & TP_IDX_F_PORTS))
+			continue;
+		char cid[64];
+		tp_community_id(x->ipver, &x->a[0], &x->a[1], x->port[0],
+				x->port[1], x->proto, 0, cid);
+		if (!strcmp(cid, ft->cid))
+			continue;
+		tp_community_id(x->ipver, &x->a[1], &x->a[0], x->port[1],
+				x->port[0], x->proto, 0, cid);
+		fl[f] = !strcmp(cid, ft->cid);
+	}
+	return 0;
 }
 
 void tp_flow_terms_fini(struct tp_flow_terms *ft)

@@ -63,6 +63,17 @@ bool tp_flow_terms_any(const struct tp_flow_terms *ft);
 bool tp_flow_terms_match(const struct tp_flow_terms *ft,
 			 const struct tp_pkt *p);
 
+struct tp_index;
+
+/* Narrow a segment's candidate flows by the index (query.c's hook): a
+ * community-id keeps the flows whose key hashes to it (and those whose
+ * ports the index does not know).  *flows is a bitmap of ix->nflows bytes
+ * (malloc'd), or NULL for every flow, and may be replaced by a new one.
+ * A superset: tp_flow_terms_match still checks every frame.  0 or
+ * -ENOMEM. */
+int tp_flow_terms_narrow(const struct tp_flow_terms *ft,
+			 const struct tp_index *ix, uint8_t **flows);
+
 /* Free what init allocated. */
 void tp_flow_terms_fini(struct tp_flow_terms *ft);
 

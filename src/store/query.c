@@ -182,6 +182,11 @@ static int candidates(const struct tp_query *q, const struct tp_index *ix,
 			if (!(fl = n))
 				return -ENOMEM;
 		}
+	/* Flow terms (store/flow-terms.c) narrow by the index flows. */
+	if (q->flow && tp_flow_terms_narrow(q->flow, ix, &fl) < 0) {
+		free(fl);
+		return -ENOMEM;
+	}
 	if (fl) {
 		memset(pk, 0, ix->npkts);
 		for (uint32_t f = 0; f < ix->nflows; f++)
