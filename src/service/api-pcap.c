@@ -71,19 +71,27 @@ void tp_pcap_api_set_store(struct tp_pcap_api *a, const struct tp_config *cfg)
 	atomic_store(&a->cfg, cfg);
 }
 
-static enum MHD_Result reply_text(struct MHD_Connection *c, unsigned status,
-				  const char *text)
+/* Queue r (NULL: out of memory) with its type and no caching; r is
+ * released. */
+static enum MHD_Result queue(struct MHD_Connection *c, unsigned status,
+			     struct MHD_Response *r, const char *type)
 {
-	struct MHD_Response *r = MHD_create_response_from_buffer(
-		strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
 	if (!r)
 		return MHD_NO;
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
-				"text/plain; charset=utf-8");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	enum MHD_Result ret = MHD_queue_response(c, status, r);
 	MHD_destroy_response(r);
 	return ret;
+}
+
+static enum MHD_Result reply_text(struct MHD_Connection *c, unsigned status,
+				  const char *text)
+{
+	return queue(c, status,
+		     MHD_create_response_from_buffer(strlen(text), (void *)text,
+						     MHD_RESPMEM_MUST_COPY),
+		     "text/plain; charset=utf-8");
 }
 
 /* Drop one reference; the last frees the job.  Called without its lock. */
@@ -356,16 +364,10 @@ enum MHD_Result tp_pcap_api_request(struct tp_pcap_api *a,
 				  err);
 	struct MHD_Response *r = MHD_create_response_from_callback(
 		MHD_SIZE_UNKNOWN, BLOCK, read_body, j, NULL);
-	if (!r)
-		return MHD_NO;
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
-				"application/vnd.tcpdump.pcap");
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_DISPOSITION,
-				"attachment; filename=\"tapir.pcap\"");
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-	enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
-	MHD_destroy_response(r);
-	return ret;
+	if (r)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_DISPOSITION,
+					"attachment; filename=\"tapir.pcap\"");
+	return queue(c, MHD_HTTP_OK, r, "application/vnd.tcpdump.pcap");
 }
 
 void tp_pcap_api_completed(struct tp_pcap_api *a, void **con_cls)

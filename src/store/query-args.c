@@ -61,6 +61,24 @@ int tp_query_parse_time(const char *s, uint64_t now_ns, uint64_t *ns)
 	return 0;
 }
 
+int tp_query_compile(const char *bpf, struct bpf_program *prog, char *err,
+		     size_t errlen)
+{
+	pcap_t *pd = pcap_open_dead(DLT_RAW, 262144);
+	if (!pd) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	int rc = 0;
+	if (pcap_compile(pd, prog, bpf, 1, PCAP_NETMASK_UNKNOWN) < 0) {
+		snprintf(err, errlen, "the BPF part of the expression is not "
+			 "valid: %s\n  BPF: %s", pcap_geterr(pd), bpf);
+		rc = -EINVAL;
+	}
+	pcap_close(pd);
+	return rc;
+}
+
 int tp_query_parse_limit(const char *s, uint64_t *packets, uint64_t *bytes)
 {
 	size_t n = strspn(s, "0123456789");
@@ -154,21 +172,9 @@ int tp_query_req_init(struct tp_query_req *r, const struct tp_config *cfg,
 		/* Compiled again by tp_query_run; here so that a mistake is
 		 * told before any output starts. */
 		struct bpf_program prog;
-		pcap_t *pd = pcap_open_dead(DLT_RAW, 262144);
-		if (!pd) {
-			snprintf(err, errlen, "out of memory");
-			return -ENOMEM;
-		}
-		if (pcap_compile(pd, &prog, q->expr.bpf, 1,
-				 PCAP_NETMASK_UNKNOWN) < 0) {
-			snprintf(err, errlen, "the BPF part of the expression "
-				 "is not valid: %s\n  BPF: %s", pcap_geterr(pd),
-				 q->expr.bpf);
-			pcap_close(pd);
-			return -EINVAL;
-		}
+		if ((rc = tp_query_compile(q->expr.bpf, &prog, err, errlen)) < 0)
+			return rc;
 		pcap_freecode(&prog);
-		pcap_close(pd);
 	}
 	rc = tp_flow_terms_init(&r->flow, cfg, &q->expr,
 				a->logs ? a->logs : cfg->log_dir, &q->since_ns,

@@ -46,6 +46,14 @@ void tp_query_req_fini(struct tp_query_req *r);
  * duration before now_ns (90s, 30m, 2h, 1d).  0 and *ns, or -1. */
 int tp_query_parse_time(const char *s, uint64_t now_ns, uint64_t *ns);
 
+struct bpf_program;
+
+/* Compile the BPF part of an expression for DLT_RAW (the inner IP packet)
+ * into prog (pcap_freecode it).  0; -EINVAL with libpcap's message and
+ * the BPF in err; -ENOMEM. */
+int tp_query_compile(const char *bpf, struct bpf_program *prog, char *err,
+		     size_t errlen);
+
 /* --limit: a number of packets ("1000"), or bytes with a unit ("10MB",
  * "512k"; binary, as the configuration's sizes).  0, or -1 for anything
  * else or 0. */

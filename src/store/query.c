@@ -20,6 +20,7 @@
 #include "decode/defrag.h"
 #include "store/flow-terms.h"
 #include "store/index.h"
+#include "store/query-args.h"
 #include "store/store.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -451,20 +452,9 @@ int tp_query_run(const struct tp_query *q, FILE *out,
 
 	memset(res, 0, sizeof(*res));
 	if (q->expr.bpf[0]) {
-		pcap_t *pd = pcap_open_dead(DLT_RAW, 262144);
-		if (!pd) {
-			snprintf(err, errlen, "out of memory");
-			return -ENOMEM;
-		}
-		if (pcap_compile(pd, &r.prog, q->expr.bpf, 1,
-				 PCAP_NETMASK_UNKNOWN) < 0) {
-			snprintf(err, errlen, "the BPF part of the expression "
-				 "is not valid: %s\n  BPF: %s", pcap_geterr(pd),
-				 q->expr.bpf);
-			pcap_close(pd);
-			return -EINVAL;
-		}
-		pcap_close(pd);
+		if ((rc = tp_query_compile(q->expr.bpf, &r.prog, err,
+					   errlen)) < 0)
+			return rc;
 		r.has_prog = true;
 	}
 	if (q->decode)

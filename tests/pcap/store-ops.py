@@ -35,29 +35,19 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
-OUTER = 14 + 20 + 8 + 8   # Ethernet, IPv4, UDP, VXLAN
+sys.path.insert(0, HERE)
+
+import store  # noqa: E402
+
+OUTER = store.OUTER
 
 
 def read_pcap(data):
-    """[(ts_us, orig_len, bytes)] of a classic pcap (either resolution)."""
-    magic = struct.unpack("<I", data[:4])[0]
-    nsec = magic == 0xa1b23c4d
-    out, off = [], 24
-    while off + 16 <= len(data):
-        s, f, cl, ol = struct.unpack("<IIII", data[off:off + 16])
-        out.append((s * 1000000 + (f // 1000 if nsec else f), ol,
-                    data[off + 16:off + 16 + cl]))
-        off += 16 + cl
-    return out
+    """[(ts_us, orig_len, bytes)] of a classic pcap (store.py's reader)."""
+    return store.read_pcap(data)[1]
 
 
-def write_pcap(path, lt, pkts):
-    with open(path, "wb") as f:
-        f.write(struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 262144, lt))
-        for us, ol, b in pkts:
-            f.write(struct.pack("<IIII", us // 1000000, us % 1000000,
-                                len(b), ol))
-            f.write(b)
+write_pcap = store.write_pcap
 
 
 def run(cmd, **kw):
