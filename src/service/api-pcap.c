@@ -285,27 +285,31 @@ static enum MHD_Result start(struct tp_pcap_api *a, struct MHD_Connection *c,
 	fcntl(j->rfd, F_SETFL, O_NONBLOCK);
 
 	pthread_mutex_lock(&a->mu);
-	if (a->running >= TP_PCAP_API_MAX) {
+	bool stopping = atomic_load(&a->stopping);
+	if (a->running >= TP_PCAP_API_MAX || stopping) {
 		pthread_mutex_unlock(&a->mu);
 		j->refs = 1;
 		job_put(j);
 		return reply_text(c, MHD_HTTP_SERVICE_UNAVAILABLE,
-				  "busy: " "too many pcap queries at once; try "
-				  "again when one has ended\n");
+				  stopping ? "stopping\n"
+					   : "busy: too many pcap queries at "
+					     "once; try again when one has "
+					     "ended\n");
 	}
 	j->refs = 2;
 	j->alive = true;
 	j->next = a->jobs;
 	a->jobs = j;
 	a->running++;
-	pthread_mutex_unlock(&a->mu);
-
 	/* Suspended before the thread can wake it: the first bytes, or the
-	 * end, resume it and the next call answers. */
+	 * end, resume it and the next call answers.  Under a->mu, so that
+	 * tp_pcap_api_stop either sees this job suspended or comes before
+	 * it and is seen above. */
 	pthread_mutex_lock(&j->mu);
 	MHD_suspend_connection(c);
 	j->suspended = true;
 	pthread_mutex_unlock(&j->mu);
+	pthread_mutex_unlock(&a->mu);
 	*con_cls = j;
 
 	pthread_t t;
@@ -393,8 +397,8 @@ void tp_pcap_api_stop(struct tp_pcap_api *a)
 {
 	if (!a)
 		return;
-	atomic_store(&a->stopping, true);
 	pthread_mutex_lock(&a->mu);
+	atomic_store(&a->stopping, true);
 	for (struct job *j = a->jobs; j; j = j->next) {
 		pthread_mutex_lock(&j->mu);
 		wake(j);
