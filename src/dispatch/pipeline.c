@@ -42,7 +42,9 @@ struct tp_front {
 	struct tp_rx_stats rx;
 	_Atomic uint64_t beat;
 	bool ended;
-	struct tp_store_writer *store;   /* NULL: store.dir is "" */
+	struct tp_store_writer *store;   /* NULL: store.dir is "", or closed */
+	struct tp_store_stats store_done;  /* the counters of a closed store */
+	int store_rc;                    /* its first error, once closed */
 	/* One worker on this thread: items wait here to be handled as a
 	 * batch. */
 	struct tp_witem batch[TP_WORKER_BATCH];
@@ -60,6 +62,7 @@ struct tp_pipeline {
 	bool threaded;
 	struct tp_front *fronts;
 	struct tp_worker *workers;
+	struct tp_retention *retention;  /* NULL: no store, or no limits */
 	uint64_t start_ns;
 	/* stats: the previous record's TCP counters, for the interval */
 	uint64_t stats_ns, stats_acks, stats_gaps;
@@ -111,11 +114,22 @@ static int front_init(struct tp_pipeline *pl, struct tp_front *f,
 	return 0;
 }
 
+/* Close the front's store, keeping its counters.  0, or the -errno of the
+ * store's first failed write. */
+static int front_close_store(struct tp_front *f)
+{
+	if (f->store) {
+		tp_store_stats(f->store, &f->store_done);
+		f->store_rc = tp_store_writer_free(f->store);
+		f->store = NULL;
+	}
+	return f->store_rc;
+}
+
 /* 0, or the -errno of the store's first failed write. */
 static int front_fini(struct tp_front *f)
 {
-	int rc = tp_store_writer_free(f->store);
-	f->store = NULL;
+	int rc = front_close_store(f);
 	tp_free(f->sess, (size_t)f->nsess * sizeof(*f->sess));
 	tp_dec_fini(&f->dec);
 	return rc;
@@ -180,6 +194,18 @@ static struct tp_pipeline *pipeline_new(const struct tp_config *cfg,
 					 strerror(-r));
 			else
 				snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
+	}
+
+	if (cfg->store_dir[0] && tp_retention_wanted(cfg)) {
+		/* tapir run: a pass a second on a thread of its own;
+		 * tapir read: one pass at the end. */
+		pl->retention = tp_retention_new(cfg);
+		if (!pl->retention ||
+		    (live && tp_retention_start(pl->retention, TICK_NS) < 0)) {
+			snprintf(err, errlen, "cannot start the store's "
+				 "retention");
 			goto fail;
 		}
 	}
@@ -491,6 +517,15 @@ static void add_front(struct tp_pipeline_totals *t, const struct tp_front *f)
 		t->first_ns = first;
 	if (last > t->last_ns)
 		t->last_ns = last;
+	if (f->pl->cfg->store_dir[0]) {
+		struct tp_store_stats ss = f->store_done;
+		if (f->store)
+			tp_store_stats(f->store, &ss);
+		t->store_w.packets += ss.packets;
+		t->store_w.bytes += ss.bytes;
+		t->store_w.segments += ss.segments;
+		t->store_w.errors += ss.errors;
+	}
 	uint64_t drops = PEEK(f->rx.drops);
 	if (f->rx_kind == TP_SRC_AFPACKET)
 		t->ring_drops += drops;
@@ -528,6 +563,9 @@ void tp_pipeline_totals(const struct tp_pipeline *pl,
 		t->peak_flows += st.peak;
 	}
 	t->sessions = pl->sessions ? tp_sessions_count(pl->sessions) - 2 : 0;
+	t->store = pl->cfg->store_dir[0] != 0;
+	if (pl->retention)
+		tp_retention_stats(pl->retention, &t->retention);
 }
 
 static void session_sum(void *arg, uint32_t idx, struct tp_session_count *c,
@@ -718,6 +756,16 @@ void tp_pipeline_finish(struct tp_pipeline *pl)
 	} else {
 		broadcast(&pl->fronts[0], TP_WI_END, pl->fronts[0].t.last_ns);
 	}
+	if (!pl->live) {
+		/* tapir read: the last segments close and retention has its
+		 * pass before the stats record, which counts both.  (Live,
+		 * the HTTP server may still read the writers' counters; they
+		 * close in tp_pipeline_free.) */
+		for (unsigned i = 0; i < pl->nfronts; i++)
+			front_close_store(&pl->fronts[i]);
+		if (pl->retention)
+			tp_retention_pass(pl->retention, wall_ns());
+	}
 	tp_pipeline_write_stats(pl, wall_ns());
 }
 
@@ -747,6 +795,7 @@ int tp_pipeline_free(struct tp_pipeline *pl)
 	unsigned nthreads = pl->nfronts + pl->nworkers;
 	tp_free(pl->beats, nthreads * sizeof(*pl->beats));
 	tp_free(pl->beat_ns, nthreads * sizeof(*pl->beat_ns));
+	tp_retention_free(pl->retention);
 	tp_weird_free(pl->weird);
 	tp_rec_fini(&pl->loss_rec);
 	uint64_t now = wall_ns();

@@ -19,8 +19,10 @@
 
 #include "decode/decode.h"
 #include "decode/defrag.h"
+#include "store/flow-terms.h"
 #include "store/index.h"
 #include "store/manifest.h"
+#include "store/query-args.h"
 #include "store/store.h"
 #include "util/log.h"
 #include "store/le.h"
@@ -182,6 +184,9 @@ static int candidates(const struct tp_query *q, const struct tp_index *ix,
 			ok = (s->flags & TP_IDX_S_VNI) && s->vni == e->vni;
 		if (ok && e->has_session)
 			ok = s->session == (uint64_t)sess;
+		/* Flow terms (store/flow-terms.c) narrow by the stream. */
+		if (ok && q->flow)
+			ok = tp_flow_terms_stream(q->flow, s);
 		if (!ok)
 			continue;
 		tp_index_stream_offs(ix, i, v + k);
@@ -446,6 +451,8 @@ static int search_segment(struct run *r, uint32_t seg)
 			if (!pcap_offline_filter(&r->prog, &ph, p->ip))
 				continue;
 		}
+		if (q->flow && !tp_flow_terms_match(q->flow, p))
+			continue;
 		r->res->matched++;
 		if ((rc = add_match(r, ts, seg, off, caplen + 16)) < 0)
 			goto out;
@@ -458,11 +465,26 @@ out:
 	return rc;
 }
 
-static int write_out(struct run *r, FILE *out, char *err, size_t errlen)
+/* Matches within --limit: packets, and bytes of the pcap (24 header). */
+static size_t within_limits(const struct run *r)
 {
 	size_t n = r->nm;
 	if (r->q->limit && n > r->q->limit)
 		n = (size_t)r->q->limit;
+	if (r->q->limit_bytes) {
+		uint64_t b = 24;
+		for (size_t i = 0; i < n; i++) {
+			if (b + r->m[i].len > r->q->limit_bytes)
+				return i;
+			b += r->m[i].len;
+		}
+	}
+	return n;
+}
+
+static int write_out(struct run *r, FILE *out, char *err, size_t errlen)
+{
+	size_t n = within_limits(r);
 	uint32_t lt = n ? r->linktypes[r->m[0].seg] : 1;
 	for (size_t i = 0; i < n; i++)
 		if (r->linktypes[r->m[i].seg] != lt) {
@@ -530,23 +552,15 @@ int tp_query_run(const struct tp_query *q, FILE *out,
 
 	memset(res, 0, sizeof(*res));
 	if (q->expr.bpf[0]) {
-		pcap_t *pd = pcap_open_dead(DLT_RAW, 262144);
-		if (!pd) {
-			snprintf(err, errlen, "out of memory");
-			return -ENOMEM;
-		}
-		if (pcap_compile(pd, &r.prog, q->expr.bpf, 1,
-				 PCAP_NETMASK_UNKNOWN) < 0) {
-			snprintf(err, errlen, "the BPF part of the expression "
-				 "is not valid: %s\n  BPF: %s", pcap_geterr(pd),
-				 q->expr.bpf);
-			pcap_close(pd);
-			return -EINVAL;
-		}
-		pcap_close(pd);
+		if ((rc = tp_query_compile(q->expr.bpf, &r.prog, err,
+					   errlen)) < 0)
+			return rc;
 		r.has_prog = true;
 	}
-	tp_decode_cfg_default(&r.dcfg);
+	if (q->decode)
+		r.dcfg = *q->decode;
+	else
+		tp_decode_cfg_default(&r.dcfg);
 	r.pkt = tp_calloc_aligned(64, sizeof(*r.pkt));
 	if (!r.pkt || tp_dec_init(&r.dec, &r.dcfg) < 0) {
 		snprintf(err, errlen, "out of memory");
@@ -576,7 +590,7 @@ int tp_query_run(const struct tp_query *q, FILE *out,
 	if (out)
 		rc = write_out(&r, out, err, errlen);
 	else
-		res->written = q->limit && r.nm > q->limit ? q->limit : r.nm;
+		res->written = within_limits(&r);
 out:
 	if (r.has_prog)
 		pcap_freecode(&r.prog);

@@ -83,6 +83,7 @@ struct tp_store_writer {
 	uint32_t since_wall;
 	struct tp_idx_builder b;
 	uint64_t packets, errors;
+	uint64_t bytes, segments;        /* for tp_store_stats */
 	int first_err;
 };
 
@@ -332,6 +333,7 @@ static void close_segment(struct tp_store_writer *w)
 		fail(w, errno, "renaming");
 		return;
 	}
+	w->segments++;
 	struct tp_index ix;
 	int r = tp_idx_builder_finish(&w->b, w->sessions, w->off, w->linktype,
 				      &ix);
@@ -482,6 +484,15 @@ void tp_store_packet(struct tp_store_writer *w, const uint8_t *raw,
 	if (p->ts_ns < w->first_ns)
 		w->first_ns = p->ts_ns;
 	w->packets++;
+	w->bytes += rec;
+}
+
+void tp_store_stats(const struct tp_store_writer *w, struct tp_store_stats *st)
+{
+	st->packets = __atomic_load_n(&w->packets, __ATOMIC_RELAXED);
+	st->bytes = __atomic_load_n(&w->bytes, __ATOMIC_RELAXED);
+	st->segments = __atomic_load_n(&w->segments, __ATOMIC_RELAXED);
+	st->errors = __atomic_load_n(&w->errors, __ATOMIC_RELAXED);
 }
 
 size_t tp_store_seg_base(const char *name)

@@ -44,6 +44,16 @@ void tp_store_packet(struct tp_store_writer *w, const uint8_t *raw,
  * at now_ns (packet time, or the wall clock of an idle live source). */
 void tp_store_tick(struct tp_store_writer *w, uint64_t now_ns);
 
+/* What a writer has done so far.  tp_store_stats may be called from any
+ * thread while the writer's own thread writes (relaxed reads). */
+struct tp_store_stats {
+	uint64_t packets;        /* records written */
+	uint64_t bytes;          /* their bytes, record headers included */
+	uint64_t segments;       /* closed and renamed into view */
+	uint64_t errors;         /* failed writes, renames, indexes */
+};
+void tp_store_stats(const struct tp_store_writer *w, struct tp_store_stats *st);
+
 /* Packets written, and write errors, so far. */
 uint64_t tp_store_packets(const struct tp_store_writer *w);
 uint64_t tp_store_errors(const struct tp_store_writer *w);

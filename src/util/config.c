@@ -51,11 +51,13 @@ static key_load_fn load_zones, load_sources;
  * bytes with the NUL) to out, or returns -1 with "expected ..." in why. */
 typedef int key_text_fn(const char *text, char *out, size_t n, char *why,
 			size_t whylen);
-static key_text_fn text_listen, text_user;
+static key_text_fn text_listen, text_user, text_floor;
 
 #define K_POW2 0x1u   /* count must be a power of two */
 #define K_ZERO 0x2u   /* 0 is allowed besides min..max, and means off */
 #define K_EMPTY 0x4u  /* a string may be "", which means off */
+#define K_UNSET 0x8u  /* not set by default: giving the default text is
+		       * not the same (store.dir) */
 
 struct key {
 	const char *name;
@@ -451,7 +453,7 @@ static const struct key keys[] = {
 	{
 		.name = "store.dir", .type = KT_STRING,
 		FIELD(store_dir),
-		.flags = K_EMPTY,
+		.flags = K_EMPTY | K_UNSET,
 		.form = "a directory, or \"\" for no packet store",
 		.def = "",
 		.doc = "Directory of the packet store: every frame received, "
@@ -459,7 +461,49 @@ static const struct key keys[] = {
 		       "segment files with an index each, which `tapir query` "
 		       "searches. `\"\"` turns the store off. `tapir read "
 		       "--store DIR` sets it. Format: "
-		       "docs/internals/store.md.",
+		       "docs/internals/store.md. When the key is not given, "
+		       "`tapir run` keeps a store in `store` under `log.dir` "
+		       "(where `run.user` may write), and `tapir query` and "
+		       "`GET /api/pcap` search that one; `tapir read` keeps "
+		       "none.",
+	},
+	{
+		.name = "store.max_size", .type = KT_SIZE,
+		FIELD(store_max_size),
+		.min = 256 * KIB, .max = 1024 * 1024 * GIB, .flags = K_ZERO,
+		.def = "0",
+		.doc = "Retention: the store's size budget, every file in "
+		       "`store.dir` counted. When it is passed, the oldest "
+		       "segments are removed with their index until the store "
+		       "fits again. The newest closed segment is never "
+		       "removed, and the open ones (one per receive thread, up "
+		       "to `store.segment_size` each) count but are not "
+		       "removable: keep the budget several segments large. "
+		       "`0`: no budget.",
+	},
+	{
+		.name = "store.min_free", .type = KT_STRING,
+		FIELD(store_min_free),
+		.text = text_floor,
+		.form = "a size like 20GiB, a share of the file system like "
+			"10%, or 0 for none",
+		.def = "10%",
+		.doc = "Retention: the free space the store leaves on its file "
+		       "system (what an unprivileged user may still write, "
+		       "`df`'s Avail). When the file system has less, the "
+		       "oldest segments are removed until it has this much "
+		       "again or only the newest segment is left; other "
+		       "programs filling the disk thus shrink the store "
+		       "rather than fill it up. `0`: no floor.",
+	},
+	{
+		.name = "store.max_age", .type = KT_DURATION,
+		FIELD(store_max_age_ns),
+		.min = NS_M, .max = 3650 * NS_D, .flags = K_ZERO,
+		.def = "0",
+		.doc = "Retention: a segment whose file was last written longer "
+		       "ago than this (wall clock) is removed with its index. "
+		       "`0`: kept whatever their age.",
 	},
 	{
 		.name = "store.segment_size", .type = KT_SIZE,
@@ -1030,6 +1074,40 @@ static int text_user(const char *text, char *out, size_t n, char *why,
 	return 0;
 }
 
+/* store.min_free: a percentage of the file system ("10%", whole
+ * percents) or a size; canonical form "N%" or the bytes in decimal. */
+static int text_floor(const char *text, char *out, size_t n, char *why,
+		      size_t whylen)
+{
+	char q[QUOTE_MAX];
+	uint64_t v;
+	size_t len = strlen(text);
+
+	if (len > 1 && text[len - 1] == '%') {
+		char num[8];
+		if (len - 1 < sizeof(num)) {
+			memcpy(num, text, len - 1);
+			num[len - 1] = 0;
+			if (parse_uint(num, false, &v) == 0 && v <= 100) {
+				snprintf(out, n, "%u%%", (unsigned)v);
+				return 0;
+			}
+		}
+	} else if (parse_scaled(text, size_units, 1, &v) == 0) {
+		snprintf(out, n, "%llu", (unsigned long long)v);
+		return 0;
+	}
+	put(why, whylen, "expected a size like 20GiB, a share of the file "
+	    "system from 0%% to 100%%, or 0 for none, got '%s'",
+	    quote(text, len, q, sizeof(q)));
+	return -1;
+}
+
+int tp_config_parse_size(const char *text, uint64_t *bytes)
+{
+	return parse_scaled(text, size_units, 1, bytes);
+}
+
 /* Parse text as the value of k into cfg.  0, or -1 with "expected ..., got
  * ..." in why. */
 static int apply_text(const struct key *k, const char *text,
@@ -1098,6 +1176,10 @@ static int apply_text(const struct key *k, const char *text,
 			    "'%s'", form(k, f, sizeof(f)), k->width, q);
 			return -1;
 		}
+		/* tapir run keeps a store unless store.dir was given, even
+		 * as "". */
+		if (k->off == offsetof(struct tp_config, store_dir))
+			cfg->store_dir_set = true;
 		if (len && k->text) {
 			char canon[256];
 			TP_BUG_ON(k->width > sizeof(canon));
@@ -2558,6 +2640,7 @@ void tp_config_default(struct tp_config *cfg)
 				    sizeof(why));
 		TP_BUG_ON(rc != 0);
 	}
+	cfg->store_dir_set = false;
 	cfg->nzones = 1;
 	snprintf(cfg->zones[0], sizeof(cfg->zones[0]), "default");
 	cfg->nrules = 0;
@@ -3357,12 +3440,18 @@ void tp_config_write_doc(FILE *out)
 		if (sec[0] && strcmp(sec, cur) != 0)
 			fprintf(out, "%s:\n", sec);
 		put(cur, sizeof(cur), "%s", sec);
+		/* A key that is not set by default stays out of the file, as
+		 * a comment. */
+		const char *c = (k->flags & K_UNSET) ? "# " : "";
+		const char *why = (k->flags & K_UNSET) ? "  (not set: see "
+						       "the key)" : "";
 		if (sec[0])
-			fprintf(out, "  %s: %s\n", k->name + strlen(sec) + 1,
-				yaml_default(k, buf, sizeof(buf)));
+			fprintf(out, "  %s%s: %s%s\n", c,
+				k->name + strlen(sec) + 1,
+				yaml_default(k, buf, sizeof(buf)), why);
 		else
-			fprintf(out, "%s: %s\n", k->name,
-				yaml_default(k, buf, sizeof(buf)));
+			fprintf(out, "%s%s: %s%s\n", c, k->name,
+				yaml_default(k, buf, sizeof(buf)), why);
 	}
 	fputs("```\n", out);
 }

@@ -86,6 +86,10 @@ struct tp_config {
 	uint64_t store_segment_age_ns;
 	uint64_t store_publish_ns;   /* wall clock */
 	uint32_t store_compress;     /* enum tp_store_compress */
+	bool store_dir_set;          /* store.dir given (file or --set) */
+	uint64_t store_max_size;     /* retention: bytes, 0 = no budget */
+	char store_min_free[32];     /* "N%" or bytes; "0" = no floor */
+	uint64_t store_max_age_ns;   /* 0 = kept whatever their age */
 
 	/* tapir run */
 	uint32_t nsources;
@@ -156,6 +160,10 @@ int tp_config_parse_listen(const char *text, char *addr, size_t addrlen,
  * "pcap FILE".  Returns buf. */
 const char *tp_config_source_text(const struct tp_source_cfg *s, char *buf,
 				  size_t n);
+
+/* A size as the configuration takes it ("64MiB", "512k", "1.5G", "300":
+ * bytes; units are binary).  0 or -1. */
+int tp_config_parse_size(const char *text, uint64_t *bytes);
 
 /* Write every key with its type, default and description as Markdown. */
 void tp_config_write_doc(FILE *out);

@@ -301,7 +301,7 @@ static void expr_errors(void **state)
 	expect_err("tcp)", "')' without", "(column 4)");
 	expect_err("vni 1 and vni 2", "given twice", "(column 11)");
 	expect_err("session", "'session' takes one name", "(column 8)");
-	expect_err("uid CAbc", "not supported yet", "(column 1)");
+	expect_err("uid 1Abc", "'uid' takes one conn.log uid", "(column 5)");
 }
 
 int main(void)
