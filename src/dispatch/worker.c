@@ -11,6 +11,7 @@
 #include <xxhash.h>
 
 #include "flow/conn.h"
+#include "flow/tcp-analysis.h"
 #include "output/logs.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -22,11 +23,14 @@ static void on_flow_end(void *arg, struct tp_flow *f, enum tp_flow_end why)
 	struct tp_worker *w = arg;
 	(void)why;
 	tp_conn_log_write(&w->conn, f, w->sessions);
+	if (f->key.proto == 6)
+		tp_tcp_log_write(&w->tcp, f, tp_flow_tcpa(w->flows, f));
 }
 
 int tp_worker_init(struct tp_worker *w, unsigned id,
 		   const struct tp_config *cfg, struct tp_sessions *sessions,
-		   struct tp_log *conn_log, uint64_t max_flows)
+		   struct tp_log *conn_log, struct tp_log *tcp_log,
+		   uint64_t max_flows)
 {
 	memset(w, 0, sizeof(*w));
 	w->id = id;
@@ -44,7 +48,8 @@ int tp_worker_init(struct tp_worker *w, unsigned id,
 			w->nsession_dups = 0;
 	}
 	if (!w->flows || (cfg->dedup_enabled && !w->dedup) ||
-	    tp_rec_init(&w->conn, conn_log, 256 * 1024) < 0) {
+	    tp_rec_init(&w->conn, conn_log, 256 * 1024) < 0 ||
+	    tp_rec_init(&w->tcp, tcp_log, 64 * 1024) < 0) {
 		tp_worker_fini(w);
 		return -ENOMEM;
 	}
@@ -54,6 +59,7 @@ int tp_worker_init(struct tp_worker *w, unsigned id,
 void tp_worker_fini(struct tp_worker *w)
 {
 	tp_rec_fini(&w->conn);
+	tp_rec_fini(&w->tcp);
 	tp_flow_table_free(w->flows);
 	tp_dedup_free(w->dedup);
 	tp_free(w->session_dups, (size_t)w->nsession_dups * sizeof(uint64_t));
@@ -100,8 +106,8 @@ static void pkt_from_item(struct tp_pkt *p, const struct tp_witem *it)
 	p->dst = it->key.a[s ^ 1];
 }
 
-static void new_flow(struct tp_flow *f, const struct tp_witem *it,
-		     const struct tp_pkt *p)
+static void new_flow(struct tp_worker *w, struct tp_flow *f,
+		     const struct tp_witem *it, const struct tp_pkt *p)
 {
 	f->session = it->session;
 	f->vni = it->vni;
@@ -111,6 +117,7 @@ static void new_flow(struct tp_flow *f, const struct tp_witem *it,
 	if (tp_conn_first_is_resp(p))
 		orig ^= 1;
 	tp_conn_init(&f->conn, orig);
+	tp_tcpa_init(tp_flow_tcpa(w->flows, f));
 }
 
 static enum tp_flow_phase tcp_phase(const struct tp_conn *c)
@@ -143,11 +150,13 @@ void tp_worker_handle(struct tp_worker *w, const struct tp_witem *it)
 	if (it->kind == TP_WI_TICK) {
 		/* Records reach the file at least once a second. */
 		tp_rec_flush(&w->conn);
+		tp_rec_flush(&w->tcp);
 		return;
 	}
 	if (it->kind == TP_WI_END) {
 		tp_flow_flush(w->flows);
 		tp_rec_flush(&w->conn);
+		tp_rec_flush(&w->tcp);
 		return;
 	}
 	if (it->dedup && w->dedup &&
@@ -168,11 +177,16 @@ void tp_worker_handle(struct tp_worker *w, const struct tp_witem *it)
 				&created);
 	}
 	if (created)
-		new_flow(f, it, p);
+		new_flow(w, f, it, p);
 	uint64_t missed = f->conn.missed_bytes;
 	bool extends = tp_conn_update(&f->conn, it->side, p);
 	if (f->conn.missed_bytes != missed)
 		w->gaps++;
+	/* Wireshark analyses every segment, also those conn.log drops for
+	 * options cut off by the capture. */
+	if (it->proto == 6)
+		tp_tcpa_update(tp_flow_tcpa(w->flows, f), it->side, p,
+			       NULL);
 	if (it->proto == 6 && (it->tcp_flags & TP_TH_ACK))
 		w->acks++;
 	tp_flow_touch(w->flows, f, extends ? it->ts_ns : f->last_ns);

@@ -28,6 +28,10 @@ struct tp_flow_table {
 	struct tp_flow **bucket;
 	uint32_t mask;
 	struct tp_flow *pool;
+	/* TCP analytics beside the pool, slot for slot, so that struct
+	 * tp_flow stays within four cache lines; pages are touched only as
+	 * slots are used. */
+	struct tp_tcpa *tcpa;
 	uint64_t npool;
 	struct tp_flow *free;        /* free list through hnext */
 	uint64_t next_unused;        /* pool slots never used yet */
@@ -71,7 +75,8 @@ struct tp_flow_table *tp_flow_table_new(uint64_t max_flows,
 	 * cap costs memory only as the table fills. */
 	t->bucket = tp_calloc(nb, sizeof(*t->bucket));
 	t->pool = tp_calloc(max_flows, sizeof(*t->pool));
-	if (!t->bucket || !t->pool) {
+	t->tcpa = tp_calloc(max_flows, sizeof(*t->tcpa));
+	if (!t->bucket || !t->pool || !t->tcpa) {
 		tp_flow_table_free(t);
 		return NULL;
 	}
@@ -92,6 +97,7 @@ void tp_flow_table_free(struct tp_flow_table *t)
 		return;
 	tp_free(t->bucket, ((size_t)t->mask + 1) * sizeof(*t->bucket));
 	tp_free(t->pool, t->npool * sizeof(*t->pool));
+	tp_free(t->tcpa, t->npool * sizeof(*t->tcpa));
 	tp_free(t, sizeof(*t));
 }
 
@@ -305,4 +311,9 @@ void tp_flow_flush(struct tp_flow_table *t)
 void tp_flow_stats(const struct tp_flow_table *t, struct tp_flow_stats *st)
 {
 	*st = t->st;
+}
+
+struct tp_tcpa *tp_flow_tcpa(struct tp_flow_table *t, const struct tp_flow *f)
+{
+	return &t->tcpa[f - t->pool];
 }

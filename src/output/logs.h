@@ -4,16 +4,23 @@
 
 #include "decode/decode.h"
 #include "flow/flow-t.h"
+#include "flow/tcp-analysis.h"
 #include "mirror/session.h"
 #include "output/writer.h"
 
 extern const struct tp_log_schema tp_conn_schema;
+extern const struct tp_log_schema tp_tcp_schema;
 extern const struct tp_log_schema tp_weird_schema;
 extern const struct tp_log_schema tp_capture_loss_schema;
 
 /* Append one conn.log record for a flow that ended. */
 void tp_conn_log_write(struct tp_rec *r, const struct tp_flow *f,
 		       struct tp_sessions *s);
+
+/* Append one tcp.log record (TCP analytics, flow/tcp-analysis.h) for a
+ * TCP flow that ended. */
+void tp_tcp_log_write(struct tp_rec *r, const struct tp_flow *f,
+		      const struct tp_tcpa *a);
 
 /* Zeek's uid text ("C" + base62) of a flow; buf holds 24 bytes. */
 char *tp_flow_uid_str(const struct tp_flow *f, char *buf);

@@ -1,0 +1,383 @@
+/* TCP sequence analysis with Wireshark's definitions.
+ *
+ * Follows tcp_analyze_sequence_number() of Wireshark's
+ * epan/dissectors/packet-tcp.c (the rules below are quoted by the names
+ * Wireshark uses: nextseq, maxseqtobeacked, lastack, dupacknum,
+ * ts_first_rtt, ...), so that every flag can be checked against
+ * `tshark -T fields -e tcp.analysis.<flag>`.  A sequence number of 0 means
+ * "not seen yet", as in Wireshark (a quirk kept on purpose).
+ *
+ *  0                   1                   2                   3
+ *  0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+ * +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ * |          Source Port          |       Destination Port        |
+ * |                        Sequence Number                        |  seq
+ * |                    Acknowledgment Number                      |  ack
+ * | Offset|  Res  |     Flags     |            Window             |  window
+ * |           Checksum            |         Urgent Pointer        |
+ * |                    Options (WS on SYN: shift)                 |
+ * +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ */
+#include "flow/tcp-analysis.h"
+
+#include <stdbool.h>
+#include <string.h>
+
+#define GT_SEQ(a, b) ((int32_t)((a) - (b)) > 0)
+#define LT_SEQ(a, b) ((int32_t)((a) - (b)) < 0)
+#define LE_SEQ(a, b) ((int32_t)((a) - (b)) <= 0)
+
+/* Wireshark's tcp_analyze_seq defaults. */
+#define OOO_THRES_NS 3000000ull       /* out-of-order without an iRTT */
+#define FAST_RTX_NS 20000000ull       /* fast retransmission after dup ACK */
+
+#define TH_SFR (TP_TH_SYN | TP_TH_FIN | TP_TH_RST)
+
+void tp_tcpa_init(struct tp_tcpa *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->d[0].win_scale = -1;
+	a->d[1].win_scale = -1;
+}
+
+/* The window scale shift of a SYN's options, or -2 when it has none
+ * (Wireshark's "SYN seen without the option"). */
+static int8_t syn_wscale(const struct tp_pkt *p)
+{
+	const uint8_t *o = p->tcp_opts;
+	unsigned n = p->tcp_opts_len, i = 0;
+
+	while (o && i < n) {
+		uint8_t kind = o[i];
+		if (kind == 0)
+			break;
+		if (kind == 1) {
+			i++;
+			continue;
+		}
+		if (i + 1 >= n || o[i + 1] < 2 || i + o[i + 1] > n)
+			break;
+		if (kind == 3 && o[i + 1] == 3) {
+			/* RFC 7323 2.3: a shift over 14 is taken as 14. */
+			uint8_t s = o[i + 2];
+			return (int8_t)(s > 14 ? 14 : s);
+		}
+		i += o[i + 1];
+	}
+	return -2;
+}
+
+/* Handshake times and Wireshark's ts_mru_syn / ts_first_rtt. */
+static void handshake(struct tp_tcpa *a, uint8_t side, const struct tp_pkt *p)
+{
+	uint8_t fl = p->tcp_flags & (TP_TH_SYN | TP_TH_ACK);
+
+	if (fl == TP_TH_SYN) {
+		/* ts_mru_syn: a SYN sent again moves it. */
+		a->syn_ns = p->ts_ns;
+		a->syn_side = side;
+		a->have |= TP_TCPA_HAVE_SYN;
+		a->have &= (uint8_t)~TP_TCPA_HAVE_SYNACK;
+	} else if (fl == (TP_TH_SYN | TP_TH_ACK)) {
+		if ((a->have & TP_TCPA_HAVE_SYN) && side != a->syn_side &&
+		    !(a->have & TP_TCPA_HAVE_HS_CLIENT)) {
+			a->synack_ns = p->ts_ns;
+			a->have |= TP_TCPA_HAVE_SYNACK;
+			a->hs_server_ns = p->ts_ns - a->syn_ns;
+			a->have |= TP_TCPA_HAVE_HS_SERVER;
+		}
+	} else if (fl == TP_TH_ACK) {
+		/* ts_first_rtt: the first ACK without SYN, in either
+		 * direction, after a SYN (Wireshark does not ask for the
+		 * SYN-ACK). */
+		if ((a->have & TP_TCPA_HAVE_SYN) &&
+		    !(a->have & TP_TCPA_HAVE_FIRST_RTT) &&
+		    p->ts_ns != a->syn_ns) {
+			a->first_rtt_ns = p->ts_ns - a->syn_ns;
+			a->have |= TP_TCPA_HAVE_FIRST_RTT;
+		}
+		if ((a->have & TP_TCPA_HAVE_SYNACK) && side == a->syn_side &&
+		    !(a->have & TP_TCPA_HAVE_HS_CLIENT)) {
+			a->hs_client_ns = p->ts_ns - a->synack_ns;
+			a->have |= TP_TCPA_HAVE_HS_CLIENT;
+		}
+	}
+}
+
+static void window_scale(struct tp_tcpa *a, uint8_t side,
+			 const struct tp_pkt *p)
+{
+	struct tp_tcpa_dir *fwd = &a->d[side], *rev = &a->d[side ^ 1];
+
+	if (!(p->tcp_flags & TP_TH_SYN))
+		return;
+	fwd->win_scale = syn_wscale(p);
+	/* Scaling holds only when both SYNs carried the option. */
+	if ((p->tcp_flags & TP_TH_ACK) &&
+	    (fwd->win_scale == -2 || rev->win_scale == -2)) {
+		fwd->win_scale = -2;
+		if (rev->win_scale != -1)
+			rev->win_scale = -2;
+	}
+}
+
+/* The rev list: ACK RTT from the oldest segment this ack ends exactly,
+ * and every segment it covers removed. */
+static bool ack_segments(struct tp_tcpa_dir *rev, uint32_t ack, uint64_t now,
+			 uint64_t *rtt)
+{
+	bool found = false;
+	unsigned k = 0;
+
+	for (unsigned i = 0; i < rev->ua_n; i++) {
+		uint32_t nx = rev->ua_nextseq[i];
+		if (nx == ack && !found) {
+			*rtt = now - rev->ua_ns[i];
+			found = true;
+		}
+		if (GT_SEQ(nx, ack)) {
+			rev->ua_nextseq[k] = nx;
+			rev->ua_ns[k] = rev->ua_ns[i];
+			k++;
+		}
+	}
+	rev->ua_n = (uint8_t)k;
+	return found;
+}
+
+static void add_segment(struct tp_tcpa_dir *fwd, uint32_t nextseq, uint64_t ts)
+{
+	if (fwd->ua_n == TP_TCPA_UNACKED) {
+		/* Full: the oldest goes (Wireshark would keep it). */
+		memmove(fwd->ua_nextseq, fwd->ua_nextseq + 1,
+			(TP_TCPA_UNACKED - 1) * sizeof(fwd->ua_nextseq[0]));
+		memmove(fwd->ua_ns, fwd->ua_ns + 1,
+			(TP_TCPA_UNACKED - 1) * sizeof(fwd->ua_ns[0]));
+		fwd->ua_n--;
+	}
+	fwd->ua_nextseq[fwd->ua_n] = nextseq;
+	fwd->ua_ns[fwd->ua_n] = ts;
+	fwd->ua_n++;
+}
+
+static void count(struct tp_tcpa_dir *fwd, unsigned fl)
+{
+	static const struct {
+		unsigned bits;
+		enum tp_tcpa_count n;
+	} map[] = {
+		/* tcp.analysis.retransmission is given to all three kinds */
+		{TP_TCPA_RETRANSMISSION | TP_TCPA_FAST_RETRANSMISSION |
+			 TP_TCPA_SPURIOUS_RETRANSMISSION,
+		 TP_TCPA_N_RETRANSMISSION},
+		{TP_TCPA_FAST_RETRANSMISSION, TP_TCPA_N_FAST_RETRANSMISSION},
+		{TP_TCPA_SPURIOUS_RETRANSMISSION,
+		 TP_TCPA_N_SPURIOUS_RETRANSMISSION},
+		{TP_TCPA_OUT_OF_ORDER, TP_TCPA_N_OUT_OF_ORDER},
+		{TP_TCPA_LOST_PACKET, TP_TCPA_N_LOST_SEGMENT},
+		{TP_TCPA_ACK_LOST_PACKET, TP_TCPA_N_ACK_LOST_SEGMENT},
+		{TP_TCPA_DUPLICATE_ACK, TP_TCPA_N_DUPLICATE_ACK},
+		{TP_TCPA_ZERO_WINDOW, TP_TCPA_N_ZERO_WINDOW},
+		{TP_TCPA_ZERO_WINDOW_PROBE, TP_TCPA_N_ZERO_WINDOW_PROBE},
+		{TP_TCPA_WINDOW_FULL, TP_TCPA_N_WINDOW_FULL},
+		{TP_TCPA_KEEP_ALIVE, TP_TCPA_N_KEEP_ALIVE},
+		{TP_TCPA_WINDOW_UPDATE, TP_TCPA_N_WINDOW_UPDATE},
+	};
+	for (unsigned i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if ((fl & map[i].bits) && fwd->count[map[i].n] < UINT32_MAX)
+			fwd->count[map[i].n]++;
+}
+
+unsigned tp_tcpa_update(struct tp_tcpa *a, uint8_t side,
+			const struct tp_pkt *p, uint64_t *ack_rtt_ns)
+{
+	struct tp_tcpa_dir *fwd = &a->d[side & 1], *rev = &a->d[(side & 1) ^ 1];
+	const uint32_t seq = p->seq, ack = p->ack, seglen = p->payload_len;
+	const uint32_t window = p->tcp_win;
+	const uint8_t flags = p->tcp_flags;
+	const uint64_t now = p->ts_ns;
+	unsigned ta = 0;
+	uint32_t nextseq;
+
+	handshake(a, side & 1, p);
+	window_scale(a, side & 1, p);
+
+	/* ZERO WINDOW PROBE: exactly 1 byte at nextseq while the other
+	 * direction's window is 0.  Nothing else is checked. */
+	if (seglen == 1 && seq == fwd->nextseq && rev->window == 0) {
+		ta |= TP_TCPA_ZERO_WINDOW_PROBE;
+		goto finished_fwd;
+	}
+
+	/* ZERO WINDOW: window 0, none of SYN/FIN/RST. */
+	if (window == 0 && !(flags & TH_SFR))
+		ta |= TP_TCPA_ZERO_WINDOW;
+
+	/* LOST PACKET ("previous segment not captured"): seq beyond nextseq,
+	 * once a segment was seen; not for RST. */
+	if (fwd->nextseq && GT_SEQ(seq, fwd->nextseq) && !(flags & TP_TH_RST))
+		ta |= TP_TCPA_LOST_PACKET;
+
+	/* KEEP ALIVE: 0 or 1 byte starting at nextseq - 1, no SYN/FIN/RST. */
+	if (seglen <= 1 && seq == fwd->nextseq - 1 && !(flags & TH_SFR))
+		ta |= TP_TCPA_KEEP_ALIVE;
+
+	/* WINDOW UPDATE: no data, same seq (nextseq) and ack (lastack) as
+	 * before, a new non-zero window. */
+	if (seglen == 0 && window && window != fwd->window &&
+	    seq == fwd->nextseq && ack == fwd->lastack && !(flags & TH_SFR))
+		ta |= TP_TCPA_WINDOW_UPDATE;
+
+	/* WINDOW FULL: data reaching exactly the right edge of the window
+	 * the other direction advertised (lastack + window << win_scale),
+	 * when its scale is known; no SYN/FIN/RST. */
+	if (seglen > 0 && rev->win_scale != -1 && !(flags & TH_SFR)) {
+		unsigned sh = rev->last_was_syn || rev->win_scale < 0 ?
+				      0 : (unsigned)rev->win_scale;
+		uint32_t edge = rev->lastack + (uint32_t)((uint64_t)rev->window
+							  << sh);
+		if (seq + seglen == edge)
+			ta |= TP_TCPA_WINDOW_FULL;
+	}
+
+	/* KEEP ALIVE ACK: a repeated ACK answering a keep-alive. */
+	if (seglen == 0 && window && window == fwd->window &&
+	    seq == fwd->nextseq && ack == fwd->lastack &&
+	    (rev->lastflags & 1) && !(flags & TH_SFR)) {
+		ta |= TP_TCPA_KEEP_ALIVE_ACK;
+		goto finished_fwd;
+	}
+
+	/* ZERO WINDOW PROBE ACK: a repeated zero-window ACK answering a
+	 * zero window probe. */
+	if (seglen == 0 && window == 0 && window == fwd->window &&
+	    seq == fwd->nextseq && ack == fwd->lastack &&
+	    (rev->lastflags & 2) && !(flags & TH_SFR)) {
+		ta |= TP_TCPA_ZERO_WINDOW_PROBE_ACK;
+		goto finished_fwd;
+	}
+
+	/* DUPLICATE ACK: no data, same window (non-zero), seq and ack as the
+	 * direction's previous segment; no SYN/FIN/RST.  dupacknum counts
+	 * them (from -1, after an ACKed-unseen, it restarts at 1). */
+	if (seglen == 0 && window && window == fwd->window &&
+	    seq == fwd->nextseq && ack == fwd->lastack && !(flags & TH_SFR)) {
+		fwd->dupacknum = fwd->dupacknum == -1 ? 1 :
+				 (int16_t)(fwd->dupacknum < INT16_MAX ?
+						   fwd->dupacknum + 1 :
+						   fwd->dupacknum);
+		ta |= TP_TCPA_DUPLICATE_ACK;
+	}
+
+finished_fwd:
+	/* The dup-ack count restarts when the ack number moves. */
+	if (ack != fwd->lastack)
+		fwd->dupacknum = 0;
+
+	/* ACKED LOST PACKET ("ACKed unseen segment"): the ack goes beyond the
+	 * other direction's maxseqtobeacked.  Flagged once per hole: the
+	 * boundary jumps to nextseq, or dupacknum of the other direction
+	 * is set to -1 while it sends only pure ACKs. */
+	if (rev->maxseqtobeacked && GT_SEQ(ack, rev->maxseqtobeacked) &&
+	    (flags & TP_TH_ACK)) {
+		if (rev->maxseqtobeacked > rev->nextseq) {
+			rev->maxseqtobeacked = rev->nextseq;
+			ta |= TP_TCPA_ACK_LOST_PACKET;
+		} else {
+			if (rev->dupacknum == 0)
+				ta |= TP_TCPA_ACK_LOST_PACKET;
+			rev->dupacknum = -1;
+		}
+	}
+
+	/* RETRANSMISSION / FAST RETRANSMISSION / SPURIOUS / OUT-OF-ORDER:
+	 * for segments with data, SYN or FIN that do not advance nextseq
+	 * (seq_not_advanced); never a keep-alive. */
+	if ((seglen > 0 || (flags & (TP_TH_SYN | TP_TH_FIN))) &&
+	    !(ta & TP_TCPA_KEEP_ALIVE)) {
+		bool seq_not_advanced = fwd->nextseq &&
+					LT_SEQ(seq, fwd->nextseq);
+
+		/* More than one byte from nextseq - 1 (after a possible zero
+		 * window probe) adds new data: not a retransmission. */
+		if (seglen > 1 && fwd->nextseq - 1 == seq)
+			seq_not_advanced = false;
+
+		/* SPURIOUS RETRANSMISSION: all its data was already acked by
+		 * the other direction (seq + seglen <= rev lastack). */
+		if (seglen > 0 && rev->lastack &&
+		    LE_SEQ(seq + seglen, rev->lastack)) {
+			ta |= TP_TCPA_SPURIOUS_RETRANSMISSION;
+			goto finished_checking_retransmission_type;
+		}
+
+		/* FAST RETRANSMISSION: >= 2 duplicate ACKs from the other
+		 * direction for exactly this seq, the last within 20 ms. */
+		if (seq_not_advanced && rev->dupacknum >= 2 &&
+		    rev->lastack == seq && now - rev->lastack_ns < FAST_RTX_NS) {
+			ta |= TP_TCPA_FAST_RETRANSMISSION;
+			goto finished_checking_retransmission_type;
+		}
+
+		/* OUT-OF-ORDER: within ooo_thres of the segment that set
+		 * nextseq (ts_first_rtt when known, else 3 ms), and not ending
+		 * exactly at nextseq. */
+		uint64_t ooo_thres = (a->have & TP_TCPA_HAVE_FIRST_RTT) ?
+					     a->first_rtt_ns : OOO_THRES_NS;
+		uint32_t end = seq + seglen +
+			       ((flags & (TP_TH_SYN | TP_TH_FIN)) ? 1 : 0);
+		if (seq_not_advanced && now - fwd->nextseq_ns < ooo_thres &&
+		    fwd->nextseq != end) {
+			ta |= TP_TCPA_OUT_OF_ORDER;
+			goto finished_checking_retransmission_type;
+		}
+
+		/* RETRANSMISSION: anything else below nextseq. */
+		if (seq_not_advanced)
+			ta |= TP_TCPA_RETRANSMISSION;
+	}
+
+finished_checking_retransmission_type:
+	nextseq = seq + seglen;
+	if (seglen || (flags & (TP_TH_SYN | TP_TH_FIN))) {
+		if (flags & (TP_TH_SYN | TP_TH_FIN))
+			nextseq += 1;
+		add_segment(fwd, nextseq, now);
+	}
+
+	/* nextseq: the highest seen; a zero window probe does not move it. */
+	if ((GT_SEQ(nextseq, fwd->nextseq) || !fwd->nextseq) &&
+	    !(ta & TP_TCPA_ZERO_WINDOW_PROBE)) {
+		fwd->nextseq = nextseq;
+		fwd->nextseq_ns = now;
+	}
+
+	/* maxseqtobeacked: the highest contiguous seq. */
+	if ((seq == fwd->maxseqtobeacked || !fwd->maxseqtobeacked) &&
+	    !(ta & TP_TCPA_ZERO_WINDOW_PROBE))
+		fwd->maxseqtobeacked = fwd->nextseq;
+
+	fwd->window = window;
+	fwd->last_was_syn = (flags & TP_TH_SYN) != 0;
+	fwd->lastack = ack;
+	fwd->lastack_ns = now;
+	/* lastsegmentflags, the two bits the next ACKs look at */
+	fwd->lastflags = (uint8_t)(((ta & TP_TCPA_KEEP_ALIVE) ? 1 : 0) |
+				   ((ta & TP_TCPA_ZERO_WINDOW_PROBE) ? 2 : 0));
+
+	/* tcp.analysis.ack_rtt: shown by Wireshark only when non-zero. */
+	uint64_t rtt = 0;
+	if (ack_segments(rev, ack, now, &rtt) && rtt > 0) {
+		ta |= TP_TCPA_ACK_RTT;
+		if (fwd->rtt_n == 0 || rtt < fwd->rtt_min_ns)
+			fwd->rtt_min_ns = rtt;
+		if (rtt > fwd->rtt_max_ns)
+			fwd->rtt_max_ns = rtt;
+		fwd->rtt_sum_ns += rtt;
+		fwd->rtt_n++;
+		if (ack_rtt_ns)
+			*ack_rtt_ns = rtt;
+	}
+	count(fwd, ta);
+	return ta;
+}

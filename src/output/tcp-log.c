@@ -1,0 +1,97 @@
+/* tcp.log: one record per TCP flow at its end with Wireshark's
+ * tcp.analysis counts per direction (orig_ = sent by the originator),
+ * the handshake split, Wireshark's initial RTT and ACK RTT statistics.
+ * The counts are those of `tshark -e tcp.analysis.<flag>`; an ACK RTT
+ * belongs to the direction that sent the ACK. */
+#include <string.h>
+
+#include "flow/tcp-analysis.h"
+#include "output/logs.h"
+
+/* Per-direction fields, in this order, for orig_ then resp_. */
+#define DIR_FIELDS(p)                                                    \
+	{p "retransmissions", TP_FT_COUNT},                               \
+	{p "fast_retransmissions", TP_FT_COUNT},                          \
+	{p "spurious_retransmissions", TP_FT_COUNT},                      \
+	{p "out_of_order", TP_FT_COUNT},                                  \
+	{p "lost_segments", TP_FT_COUNT},                                 \
+	{p "acked_unseen", TP_FT_COUNT},                                  \
+	{p "dup_acks", TP_FT_COUNT},                                      \
+	{p "zero_windows", TP_FT_COUNT},                                  \
+	{p "zero_window_probes", TP_FT_COUNT},                            \
+	{p "window_full", TP_FT_COUNT},                                   \
+	{p "keep_alives", TP_FT_COUNT},                                   \
+	{p "window_updates", TP_FT_COUNT},                                \
+	{p "ack_rtt_n", TP_FT_COUNT},                                     \
+	{p "ack_rtt_min", TP_FT_INTERVAL},                                \
+	{p "ack_rtt_avg", TP_FT_INTERVAL},                                \
+	{p "ack_rtt_max", TP_FT_INTERVAL}
+
+enum { NDIR = TP_TCPA_NCOUNT + 4 };
+
+enum {
+	F_TS, F_UID, F_ORIG_H, F_ORIG_P, F_RESP_H, F_RESP_P,
+	F_INITIAL_RTT, F_HS_CLIENT_RTT, F_HS_SERVER_RTT,
+	F_ORIG0, F_RESP0 = F_ORIG0 + NDIR,
+};
+
+static const struct tp_field tcp_fields[] = {
+	{"ts", TP_FT_TIME},
+	{"uid", TP_FT_STRING},
+	{"id.orig_h", TP_FT_ADDR},
+	{"id.orig_p", TP_FT_PORT},
+	{"id.resp_h", TP_FT_ADDR},
+	{"id.resp_p", TP_FT_PORT},
+	{"initial_rtt", TP_FT_INTERVAL},     /* tcp.analysis.initial_rtt */
+	{"hs_client_rtt", TP_FT_INTERVAL},   /* SYN-ACK -> ACK */
+	{"hs_server_rtt", TP_FT_INTERVAL},   /* SYN -> SYN-ACK */
+	DIR_FIELDS("orig_"),
+	DIR_FIELDS("resp_"),
+};
+
+_Static_assert(sizeof(tcp_fields) / sizeof(tcp_fields[0]) ==
+		       F_RESP0 + NDIR,
+	       "tcp.log fields");
+
+const struct tp_log_schema tp_tcp_schema = {
+	.path = "tcp",
+	.fields = tcp_fields,
+	.nfields = sizeof(tcp_fields) / sizeof(tcp_fields[0]),
+};
+
+static void put_dir(struct tp_rec *r, unsigned f0, const struct tp_tcpa_dir *d)
+{
+	for (unsigned i = 0; i < TP_TCPA_NCOUNT; i++)
+		tp_rec_uint(r, f0 + i, d->count[i]);
+	tp_rec_uint(r, f0 + TP_TCPA_NCOUNT, d->rtt_n);
+	if (d->rtt_n) {
+		tp_rec_interval(r, f0 + TP_TCPA_NCOUNT + 1, d->rtt_min_ns);
+		tp_rec_interval(r, f0 + TP_TCPA_NCOUNT + 2,
+				d->rtt_sum_ns / d->rtt_n);
+		tp_rec_interval(r, f0 + TP_TCPA_NCOUNT + 3, d->rtt_max_ns);
+	}
+}
+
+void tp_tcp_log_write(struct tp_rec *r, const struct tp_flow *f,
+		      const struct tp_tcpa *a)
+{
+	uint8_t o = f->conn.orig_side, re = (uint8_t)(o ^ 1);
+	char uid[24];
+
+	tp_rec_begin(r);
+	tp_rec_time(r, F_TS, f->first_ns);
+	tp_rec_str(r, F_UID, tp_flow_uid_str(f, uid));
+	tp_rec_addr(r, F_ORIG_H, &f->key.a[o]);
+	tp_rec_uint(r, F_ORIG_P, f->key.port[o]);
+	tp_rec_addr(r, F_RESP_H, &f->key.a[re]);
+	tp_rec_uint(r, F_RESP_P, f->key.port[re]);
+	if (a->have & TP_TCPA_HAVE_FIRST_RTT)
+		tp_rec_interval(r, F_INITIAL_RTT, a->first_rtt_ns);
+	if (a->have & TP_TCPA_HAVE_HS_CLIENT)
+		tp_rec_interval(r, F_HS_CLIENT_RTT, a->hs_client_ns);
+	if (a->have & TP_TCPA_HAVE_HS_SERVER)
+		tp_rec_interval(r, F_HS_SERVER_RTT, a->hs_server_ns);
+	put_dir(r, F_ORIG0, &a->d[o]);
+	put_dir(r, F_RESP0, &a->d[re]);
+	tp_rec_end(r);
+}
