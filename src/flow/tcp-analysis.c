@@ -89,9 +89,10 @@ static void handshake(struct tp_tcpa *a, uint8_t side, const struct tp_pkt *p)
 	} else if (fl == TP_TH_ACK) {
 		/* ts_first_rtt: the first ACK without SYN, in either
 		 * direction, after a SYN (Wireshark does not ask for the
-		 * SYN-ACK). */
+		 * SYN-ACK); tshark 4.0 shows none for a RST-ACK. */
 		if ((a->have & TP_TCPA_HAVE_SYN) &&
 		    !(a->have & TP_TCPA_HAVE_FIRST_RTT) &&
+		    !(p->tcp_flags & TP_TH_RST) &&
 		    p->ts_ns != a->syn_ns) {
 			a->first_rtt_ns = p->ts_ns - a->syn_ns;
 			a->have |= TP_TCPA_HAVE_FIRST_RTT;
@@ -147,14 +148,10 @@ static bool ack_segments(struct tp_tcpa_dir *rev, uint32_t ack, uint64_t now,
 
 static void add_segment(struct tp_tcpa_dir *fwd, uint32_t nextseq, uint64_t ts)
 {
-	if (fwd->ua_n == TP_TCPA_UNACKED) {
-		/* Full: the oldest goes (Wireshark would keep it). */
-		memmove(fwd->ua_nextseq, fwd->ua_nextseq + 1,
-			(TP_TCPA_UNACKED - 1) * sizeof(fwd->ua_nextseq[0]));
-		memmove(fwd->ua_ns, fwd->ua_ns + 1,
-			(TP_TCPA_UNACKED - 1) * sizeof(fwd->ua_ns[0]));
-		fwd->ua_n--;
-	}
+	/* Full: as Wireshark at its limit, the new segment is not kept (the
+	 * oldest are those the next ACKs end). */
+	if (fwd->ua_n == TP_TCPA_UNACKED)
+		return;
 	fwd->ua_nextseq[fwd->ua_n] = nextseq;
 	fwd->ua_ns[fwd->ua_n] = ts;
 	fwd->ua_n++;
