@@ -30,6 +30,8 @@ static void read_usage(FILE *out)
 		"  -j, --workers N      worker threads (default 1)\n"
 		"  -c, --config FILE    YAML configuration file\n"
 		"      --set KEY=VALUE  override one configuration key\n"
+		"      --store DIR      keep every frame in the packet store DIR\n"
+		"                       (for tapir query)\n"
 		"  -q, --quiet          no progress bar and no summary\n"
 		"  -h, --help           this text\n\n"
 		"Configuration keys: docs/configuration.md.\n");
@@ -91,6 +93,7 @@ int tp_cmd_read(int argc, char **argv)
 		{"config", required_argument, NULL, 'c'},
 		{"set", required_argument, NULL, 's'},
 		{"quiet", no_argument, NULL, 'q'},
+		{"store", required_argument, NULL, 'S'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -119,6 +122,9 @@ int tp_cmd_read(int argc, char **argv)
 			break;
 		case 'c':
 			continue;
+		case 'S':
+			key = "store.dir";
+			break;
 		case 's':
 			if (tp_cli_set(&cfg, NULL, optarg) != TP_EXIT_OK)
 				return TP_EXIT_USAGE;

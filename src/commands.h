@@ -17,6 +17,7 @@ struct tp_command {
 int tp_cmd_read(int argc, char **argv);
 int tp_cmd_stats(int argc, char **argv);
 int tp_cmd_run(int argc, char **argv);
+int tp_cmd_query(int argc, char **argv);
 int tp_cmd_version(int argc, char **argv);
 
 /* cmd-stats.c: the summary of a GET /api/stats body (len bytes, no NUL

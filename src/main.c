@@ -13,6 +13,8 @@ static const struct tp_command commands[] = {
 	{"run", "run as a live mirror target (VXLAN, Geneve, interfaces)",
 	 tp_cmd_run},
 	{"stats", "print the counters of a running tapir", tp_cmd_stats},
+	{"query", "search the packet store, write the matches as a pcap",
+	 tp_cmd_query},
 	{"version", "print the versions of tapir and its libraries",
 	 tp_cmd_version},
 };

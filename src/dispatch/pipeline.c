@@ -20,18 +20,13 @@
 #include "mirror/session.h"
 #include "output/logs.h"
 #include "output/stats.h"
+#include "store/store.h"
 #include "util/log.h"
 #include "util/mem.h"
 
 #define TICK_NS 1000000000ull
 /* Ring of a file reader: deep enough to ride out a slow worker moment. */
 #define READ_RING_ORDER 14
-/* Health: a thread that has not moved for this long is stuck. */
-#define STUCK_NS (5 * 1000000000ull)
-/* Health: the window over which loss is judged, and the most loss that is
- * still healthy, in parts per thousand. */
-#define LOSS_WINDOW_NS (10 * 1000000000ull)
-#define LOSS_MAX_PERMILLE 10
 
 /* A decoding thread's state.  Cache-line aligned: its counters are written
  * by one thread and read by the stats. */
@@ -47,6 +42,7 @@ struct tp_front {
 	struct tp_rx_stats rx;
 	_Atomic uint64_t beat;
 	bool ended;
+	struct tp_store_writer *store;   /* NULL: store.dir is "" */
 	/* One worker on this thread: items wait here to be handled as a
 	 * batch. */
 	struct tp_witem batch[TP_WORKER_BATCH];
@@ -107,13 +103,22 @@ static int front_init(struct tp_pipeline *pl, struct tp_front *f,
 		return -ENOMEM;
 	f->dec.on_event = on_event;
 	f->dec.on_event_arg = f;
+	if (pl->cfg->store_dir[0]) {
+		f->store = tp_store_writer_new(pl->cfg, id, pl->sessions);
+		if (!f->store)
+			return -errno;
+	}
 	return 0;
 }
 
-static void front_fini(struct tp_front *f)
+/* 0, or the -errno of the store's first failed write. */
+static int front_fini(struct tp_front *f)
 {
+	int rc = tp_store_writer_free(f->store);
+	f->store = NULL;
 	tp_free(f->sess, (size_t)f->nsess * sizeof(*f->sess));
 	tp_dec_fini(&f->dec);
+	return rc;
 }
 
 static struct tp_pipeline *pipeline_new(const struct tp_config *cfg,
@@ -167,11 +172,19 @@ static struct tp_pipeline *pipeline_new(const struct tp_config *cfg,
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	for (unsigned i = 0; i < nfronts; i++)
-		if (front_init(pl, &pl->fronts[i], i) < 0) {
-			snprintf(err, errlen, "out of memory");
+	for (unsigned i = 0; i < nfronts; i++) {
+		int r = front_init(pl, &pl->fronts[i], i);
+		if (r < 0) {
+			if (pl->fronts[i].sess && r != -ENOMEM)
+				snprintf(err, errlen,
+					 "cannot write the packet store in "
+					 "%s: %s", cfg->store_dir,
+					 strerror(-r));
+			else
+				snprintf(err, errlen, "out of memory");
 			goto fail;
 		}
+	}
 
 	pl->nworkers = cfg->workers ? cfg->workers : 1;
 	pl->threaded = live || pl->nworkers > 1;
@@ -291,10 +304,35 @@ static bool is_transport(uint8_t proto)
 	       proto == 132;
 }
 
+/* A frame that reaches no flow still goes into the store, indexed by its
+ * inner addresses and protocol when it has an IP packet (ports unknown:
+ * an IP fragment, or a transport header cut short). */
+static void store_frame(struct tp_front *f, const uint8_t *raw,
+			uint32_t raw_len, const struct tp_pkt *p, uint32_t sid,
+			uint16_t zone)
+{
+	struct tp_flow_key key;
+	uint8_t side;
+	struct tp_store_meta m = {.session = sid, .key = &key};
+
+	if (!f->store)
+		return;
+	if (p->ipver) {
+		m.has_flow = true;
+		m.hash = tp_flow_key_make(&key, &side, &p->src, 0, &p->dst, 0,
+					  p->proto, p->ipver, zone);
+	}
+	tp_store_packet(f->store, raw, raw_len, p, &m);
+}
+
 void tp_front_packet(struct tp_front *f, struct tp_pkt *p)
 {
 	struct tp_pipeline_totals *t = &f->t;
 	struct tp_witem it;
+	/* The frame as received, for the store: decoding may move p->data
+	 * to a reassembly buffer. */
+	const uint8_t *raw = p->data;
+	uint32_t raw_len = p->caplen;
 
 	tp_pkt_reset(p);
 	enum tp_dec_rc rc = tp_decode(&f->dec, p);
@@ -328,6 +366,7 @@ void tp_front_packet(struct tp_front *f, struct tp_pkt *p)
 
 	if (p->held) {
 		t->fragments_held++;
+		store_frame(f, raw, raw_len, p, sid, ss->zone);
 		return;
 	}
 	if (p->reassembled)
@@ -337,12 +376,14 @@ void tp_front_packet(struct tp_front *f, struct tp_pkt *p)
 			t->non_ip++;
 		else
 			t->decode_failed++;
+		store_frame(f, raw, raw_len, p, sid, ss->zone);
 		return;
 	}
 	t->ip_packets++;
 	if ((is_transport(p->proto) && !p->l4) ||
 	    (rc != TP_DEC_OK && !p->l4)) {
 		t->not_flowed++;
+		store_frame(f, raw, raw_len, p, sid, ss->zone);
 		return;
 	}
 
@@ -388,6 +429,13 @@ void tp_front_packet(struct tp_front *f, struct tp_pkt *p)
 		it.tcp_opts_len = p->tcp_opts_len;
 		memcpy(it.tcp_opts, p->tcp_opts, p->tcp_opts_len);
 	}
+	if (f->store) {
+		struct tp_store_meta m = {
+			.has_flow = true, .ports_known = true,
+			.hash = it.hash, .key = &it.key, .session = sid,
+		};
+		tp_store_packet(f->store, raw, raw_len, p, &m);
+	}
 	dispatch(f, &it);
 }
 
@@ -401,6 +449,8 @@ void tp_front_flush(struct tp_front *f, uint64_t now_ns)
 	struct tp_pipeline *pl = f->pl;
 	if (now_ns)
 		tick(f, now_ns);
+	if (now_ns && f->store)
+		tp_store_tick(f->store, now_ns);
 	if (!pl->threaded)
 		return;
 	for (unsigned i = 0; i < pl->nworkers; i++)
@@ -616,7 +666,7 @@ bool tp_pipeline_check_health(struct tp_pipeline *pl, uint64_t now_ns,
 		if (b != pl->beats[i] || pl->beat_ns[i] == 0) {
 			pl->beats[i] = b;
 			pl->beat_ns[i] = now_ns;
-		} else if (ok && now_ns - pl->beat_ns[i] > STUCK_NS) {
+		} else if (ok && now_ns - pl->beat_ns[i] > pl->cfg->health_stuck_ns) {
 			if (i < pl->nfronts)
 				snprintf(why, n, "receive thread %u stuck", i);
 			else
@@ -630,16 +680,18 @@ bool tp_pipeline_check_health(struct tp_pipeline *pl, uint64_t now_ns,
 	tp_pipeline_totals(pl, &t);
 	uint64_t lost = t.socket_drops + t.ring_drops + t.queue_drops;
 	uint64_t seen = t.packets + t.socket_drops + t.ring_drops;
-	if (pl->loss_ns == 0 || now_ns - pl->loss_ns >= LOSS_WINDOW_NS) {
+	uint64_t window = pl->cfg->health_loss_window_ns;
+	if (pl->loss_ns == 0 || now_ns - pl->loss_ns >= window) {
 		/* A new window; judge the one that ended, and keep the
 		 * verdict until the next one ends. */
 		uint64_t dl = lost - pl->loss_lost, ds = seen - pl->loss_seen;
 		pl->overload[0] = 0;
-		if (pl->loss_ns && ds && dl * 1000 > ds * LOSS_MAX_PERMILLE)
+		if (pl->loss_ns && ds &&
+		    dl * 100 > ds * pl->cfg->health_max_loss_percent)
 			snprintf(pl->overload, sizeof(pl->overload),
 				 "overloaded: lost %" PRIu64 " of %" PRIu64
 				 " packets in %.0f s", dl, ds,
-				 LOSS_WINDOW_NS / 1e9);
+				 (double)(now_ns - pl->loss_ns) / 1e9);
 		pl->loss_ns = now_ns;
 		pl->loss_lost = lost;
 		pl->loss_seen = seen;
@@ -675,7 +727,7 @@ void tp_pipeline_finish(struct tp_pipeline *pl)
 
 int tp_pipeline_free(struct tp_pipeline *pl)
 {
-	int rc = 0;
+	int rc = 0, store_rc = 0;
 	if (!pl)
 		return 0;
 	if (pl->workers) {
@@ -689,8 +741,11 @@ int tp_pipeline_free(struct tp_pipeline *pl)
 		tp_free(pl->workers, pl->nworkers * sizeof(*pl->workers));
 	}
 	if (pl->fronts) {
-		for (unsigned i = 0; i < pl->nfronts; i++)
-			front_fini(&pl->fronts[i]);
+		for (unsigned i = 0; i < pl->nfronts; i++) {
+			int r = front_fini(&pl->fronts[i]);
+			if (r < 0 && !store_rc)
+				store_rc = r;
+		}
 		tp_free(pl->fronts, pl->nfronts * sizeof(*pl->fronts));
 	}
 	unsigned nthreads = pl->nfronts + pl->nworkers;
@@ -703,7 +758,7 @@ int tp_pipeline_free(struct tp_pipeline *pl)
 	int r2 = tp_log_close(pl->weird_log, now);
 	int r3 = tp_log_close(pl->loss_log, now);
 	int r4 = tp_log_close(pl->tcp_log, now);
-	rc = r1 ? r1 : r2 ? r2 : r3 ? r3 : r4;
+	rc = r1 ? r1 : r2 ? r2 : r3 ? r3 : r4 ? r4 : store_rc;
 	tp_sessions_free(pl->sessions);
 	tp_free(pl, sizeof(*pl));
 	return rc;

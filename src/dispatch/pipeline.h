@@ -101,8 +101,9 @@ size_t tp_pipeline_stats_json(struct tp_pipeline *pl, char *buf, size_t n);
 int tp_pipeline_rotate(struct tp_pipeline *pl, uint64_t now_ns, bool reopen);
 
 /* Health, checked about once a second by one thread: every thread has
- * moved since the last check (stuck_ns ago at most), and the packets lost
- * over the last window are under 1%.  true, or false with the reason. */
+ * moved within health.stuck_after, and the packets lost over the last
+ * health.loss_window are at most health.max_loss_percent.  true, or false
+ * with the reason. */
 bool tp_pipeline_check_health(struct tp_pipeline *pl, uint64_t now_ns,
 			      char *why, size_t n);
 

@@ -384,6 +384,37 @@ static const struct key keys[] = {
 		       "`log.dir`. `\"\"` keeps the user tapir was started as.",
 	},
 	{
+		.name = "health.stuck_after", .type = KT_DURATION,
+		FIELD(health_stuck_ns),
+		.min = NS_S, .max = 10 * NS_M,
+		.def = "5s",
+		.doc = "`tapir run` is unhealthy when a receive thread or a "
+		       "worker has not moved for this long: every thread passes "
+		       "its loop at least every 100 ms even when idle, so 5s "
+		       "means it is stuck, not busy.",
+	},
+	{
+		.name = "health.loss_window", .type = KT_DURATION,
+		FIELD(health_loss_window_ns),
+		.min = NS_S, .max = NS_H,
+		.def = "10s",
+		.doc = "The window over which loss is judged for health: at the "
+		       "end of each window, more than `health.max_loss_percent` "
+		       "of the packets that arrived in it lost (socket, ring or "
+		       "queue drops) makes `tapir run` unhealthy until the end "
+		       "of the next window. A load balancer's checks come every "
+		       "5 to 30 s, so 10s is seen by at least one of them.",
+	},
+	{
+		.name = "health.max_loss_percent", .type = KT_COUNT,
+		FIELD(health_max_loss_percent),
+		.min = 0, .max = 100,
+		.def = "1",
+		.doc = "The share of packets, in percent, that may be lost in one "
+		       "`health.loss_window` while `tapir run` still reports "
+		       "healthy. 0: any loss is unhealthy; 100: loss never is.",
+	},
+	{
 		.name = "health.tcp_ports", .type = KT_PORTS,
 		FIELD(health_tcp_ports),
 		.aux = offsetof(struct tp_config, n_health_tcp_ports),
@@ -410,6 +441,37 @@ static const struct key keys[] = {
 		       "off. A port below 1024 needs root or "
 		       "`CAP_NET_BIND_SERVICE`; tapir opens it before it "
 		       "switches to `run.user`.",
+	},
+	{
+		.name = "store.dir", .type = KT_STRING,
+		FIELD(store_dir),
+		.flags = K_EMPTY,
+		.form = "a directory, or \"\" for no packet store",
+		.def = "",
+		.doc = "Directory of the packet store: every frame received, "
+		       "outer headers kept, is written into nanosecond pcap "
+		       "segment files with an index each, which `tapir query` "
+		       "searches. `\"\"` turns the store off. `tapir read "
+		       "--store DIR` sets it. Format: "
+		       "docs/internals/store.md.",
+	},
+	{
+		.name = "store.segment_size", .type = KT_SIZE,
+		FIELD(store_segment_size),
+		.min = 64 * KIB, .max = 64 * GIB,
+		.def = "256MiB",
+		.doc = "A segment file is closed (renamed into view and "
+		       "indexed) when it reaches this size.",
+	},
+	{
+		.name = "store.segment_age", .type = KT_DURATION,
+		FIELD(store_segment_age_ns),
+		.min = NS_S, .max = 24 * 60 * NS_M,
+		.def = "60s",
+		.doc = "A segment file is closed when its first packet is this "
+		       "old, in packet time (or the wall clock when a live "
+		       "source is idle): packets are searchable no later than "
+		       "this after they arrive.",
 	},
 };
 

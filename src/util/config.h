@@ -75,12 +75,20 @@ struct tp_config {
 	enum tp_log_format log_format;
 	char log_dir[4096];
 
+	/* packet store */
+	char store_dir[4096];        /* "" = off */
+	uint64_t store_segment_size;
+	uint64_t store_segment_age_ns;
+
 	/* tapir run */
 	uint32_t nsources;
 	struct tp_source_cfg sources[TP_MAX_SOURCES];
 	uint32_t queue_size;         /* items per receive thread and worker */
 	uint64_t rotate_interval_ns; /* 0 = never */
 	uint64_t stats_interval_ns;
+	uint64_t health_stuck_ns;        /* a thread still this long is stuck */
+	uint64_t health_loss_window_ns;  /* loss is judged over this window */
+	uint32_t health_max_loss_percent;
 	uint16_t health_tcp_ports[8];  /* TCP listeners for NLB checks */
 	uint8_t n_health_tcp_ports;
 	char http_listen[64];        /* "addr:port" of /healthz and the API, "" = off */

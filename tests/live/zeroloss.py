@@ -107,6 +107,18 @@ class Trial:
             detail
 
 
+def tapir_loss(tp, rp):
+    """Stop tapir; (sent, lost, its last stats).  A packet dropped at a
+    worker's queue is lost too, though received."""
+    rc, _ = tp.stop(signal.SIGTERM, 120)
+    st = tp.final_stats()
+    if rc != 0:
+        raise netns.LabError("tapir exited %s: %s" %
+                             (rc, tp.stderr()[-300:]))
+    sent = rp["successful"]
+    return sent, sent - st.get("packets", 0) + st.get("queue_drops", 0), st
+
+
 def trial_tapir(args, pcap, rate, workers, idx):
     with scratch_lab("zl", os.path.join(args.work, "t%03d" % idx)) as lab:
         s, t = lc.replay_path(lab, pcap, udp=True)
@@ -120,14 +132,7 @@ def trial_tapir(args, pcap, rate, workers, idx):
         except netns.LabError as e:
             log("    note: %s" % e)
         k = lc.kernel_delta(before, lc.kernel_counters(s, t))
-        rc, _ = tp.stop(signal.SIGTERM, 120)
-        st = tp.final_stats()
-        if rc != 0:
-            raise netns.LabError("tapir exited %s: %s" %
-                                 (rc, tp.stderr()[-300:]))
-        sent = rp["successful"]
-        # Dropped at a worker's queue is lost too, though received.
-        lost = sent - st.get("packets", 0) + st.get("queue_drops", 0)
+        sent, lost, st = tapir_loss(tp, rp)
         detail = ("socket_drops %d, queue_drops %d, veth %d, kernel UDP "
                   "RcvbufErrors %d" % (st.get("socket_drops", 0),
                                        st.get("queue_drops", 0),
@@ -148,13 +153,7 @@ def trial_tapir_af(args, pcap, rate, workers, idx):
         # As for tcpdump: the ring drains well within this grace.
         time.sleep(1.0)
         k = lc.kernel_delta(before, lc.kernel_counters(s, t))
-        rc, _ = tp.stop(signal.SIGTERM, 120)
-        st = tp.final_stats()
-        if rc != 0:
-            raise netns.LabError("tapir exited %s: %s" %
-                                 (rc, tp.stderr()[-300:]))
-        sent = rp["successful"]
-        lost = sent - st.get("packets", 0) + st.get("queue_drops", 0)
+        sent, lost, st = tapir_loss(tp, rp)
         detail = ("ring_drops %d, queue_drops %d, veth drops %d" %
                   (st.get("ring_drops", 0), st.get("queue_drops", 0),
                    k["s0_tx_dropped"] + k["t0_rx_dropped"]))
