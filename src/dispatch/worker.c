@@ -22,9 +22,11 @@ static void on_flow_end(void *arg, struct tp_flow *f, enum tp_flow_end why)
 {
 	struct tp_worker *w = arg;
 	(void)why;
+	if (f->tcpa)
+		tp_tcpa_prefetch_all(f->tcpa);
 	tp_conn_log_write(&w->conn, f, w->sessions);
-	if (f->key.proto == 6)
-		tp_tcp_log_write(&w->tcp, f, tp_flow_tcpa(w->flows, f));
+	if (f->tcpa)
+		tp_tcp_log_write(&w->tcp, f, f->tcpa);
 }
 
 int tp_worker_init(struct tp_worker *w, unsigned id,
@@ -106,8 +108,8 @@ static void pkt_from_item(struct tp_pkt *p, const struct tp_witem *it)
 	p->dst = it->key.a[s ^ 1];
 }
 
-static void new_flow(struct tp_worker *w, struct tp_flow *f,
-		     const struct tp_witem *it, const struct tp_pkt *p)
+static void new_flow(struct tp_flow *f, const struct tp_witem *it,
+		     const struct tp_pkt *p)
 {
 	f->session = it->session;
 	f->vni = it->vni;
@@ -117,7 +119,6 @@ static void new_flow(struct tp_worker *w, struct tp_flow *f,
 	if (tp_conn_first_is_resp(p))
 		orig ^= 1;
 	tp_conn_init(&f->conn, orig);
-	tp_tcpa_init(tp_flow_tcpa(w->flows, f));
 }
 
 static enum tp_flow_phase tcp_phase(const struct tp_conn *c)
@@ -177,16 +178,15 @@ void tp_worker_handle(struct tp_worker *w, const struct tp_witem *it)
 				&created);
 	}
 	if (created)
-		new_flow(w, f, it, p);
+		new_flow(f, it, p);
 	uint64_t missed = f->conn.missed_bytes;
 	bool extends = tp_conn_update(&f->conn, it->side, p);
 	if (f->conn.missed_bytes != missed)
 		w->gaps++;
 	/* Wireshark analyses every segment, also those conn.log drops for
 	 * options cut off by the capture. */
-	if (it->proto == 6)
-		tp_tcpa_update(tp_flow_tcpa(w->flows, f), it->side, p,
-			       NULL);
+	if (f->tcpa)
+		tp_tcpa_update(f->tcpa, it->side, p, NULL);
 	if (it->proto == 6 && (it->tcp_flags & TP_TH_ACK))
 		w->acks++;
 	tp_flow_touch(w->flows, f, extends ? it->ts_ns : f->last_ns);

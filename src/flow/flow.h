@@ -32,9 +32,6 @@ struct tp_flow_table *tp_flow_table_new(uint64_t max_flows,
 					tp_flow_end_fn *end, void *arg);
 void tp_flow_table_free(struct tp_flow_table *t);
 
-/* The TCP analytics state of flow f of table t (kept beside the pool). */
-struct tp_tcpa *tp_flow_tcpa(struct tp_flow_table *t, const struct tp_flow *f);
-
 /* Canonical key for a packet from (src, sport) to (dst, dport); *side is
  * the key side that sent it.  Returns the symmetric 32-bit flow hash. */
 uint32_t tp_flow_key_make(struct tp_flow_key *k, uint8_t *side,

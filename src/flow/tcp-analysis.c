@@ -23,6 +23,8 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "util/log.h"
+
 #define GT_SEQ(a, b) ((int32_t)((a) - (b)) > 0)
 #define LT_SEQ(a, b) ((int32_t)((a) - (b)) < 0)
 #define LE_SEQ(a, b) ((int32_t)((a) - (b)) <= 0)
@@ -33,11 +35,65 @@
 
 #define TH_SFR (TP_TH_SYN | TP_TH_FIN | TP_TH_RST)
 
+/* Times are kept as 32-bit ns offsets from base_ns, moved forward when
+ * a time no longer fits: 4.29 s of range, of which the older half is
+ * given up at a move.  A time older than that reads as 2.1 s old, which
+ * no test here tells apart (out-of-order window, 20 ms of a fast
+ * retransmission); an unacknowledged segment that old is dropped, its
+ * ACK RTT not taken. */
+#define BASE_KEEP_NS (1ull << 31)
+
 void tp_tcpa_init(struct tp_tcpa *a)
 {
 	memset(a, 0, sizeof(*a));
 	a->d[0].win_scale = -1;
 	a->d[1].win_scale = -1;
+	a->ooo_ns = OOO_THRES_NS;
+	a->base_ns = UINT64_MAX;   /* set by the first segment */
+}
+
+static inline uint32_t sub_sat(uint32_t v, uint64_t by)
+{
+	return v > by ? (uint32_t)(v - by) : 0;
+}
+
+static void rebase(struct tp_tcpa *a, uint64_t now)
+{
+	uint64_t nb = now - BASE_KEEP_NS, by = nb - a->base_ns;
+
+	for (unsigned s = 0; s < 2; s++) {
+		struct tp_tcpa_dir *d = &a->d[s];
+		unsigned k = 0;
+		d->nextseq_off = sub_sat(d->nextseq_off, by);
+		d->lastack_off = sub_sat(d->lastack_off, by);
+		for (unsigned i = 0; i < d->ua_n; i++) {
+			if (d->ua_off[i] < by)
+				continue;
+			d->ua_nextseq[k] = d->ua_nextseq[i];
+			d->ua_off[k] = (uint32_t)(d->ua_off[i] - by);
+			k++;
+		}
+		d->ua_n = (uint8_t)k;
+	}
+	a->base_ns = nb;
+}
+
+/* now as an offset from base_ns; a time before it (capture time going
+ * backwards) as 0. */
+static inline uint32_t off_of(const struct tp_tcpa *a, uint64_t now)
+{
+	return now > a->base_ns ? (uint32_t)(now - a->base_ns) : 0;
+}
+
+static inline uint64_t abs_of(const struct tp_tcpa *a, uint32_t off)
+{
+	return a->base_ns + off;
+}
+
+static inline uint32_t us_sat(uint64_t ns)
+{
+	uint64_t us = ns / 1000;
+	return us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
 }
 
 /* The window scale shift of a SYN's options, or -2 when it has none
@@ -72,6 +128,13 @@ static void handshake(struct tp_tcpa *a, uint8_t side, const struct tp_pkt *p)
 {
 	uint8_t fl = p->tcp_flags & (TP_TH_SYN | TP_TH_ACK);
 
+	/* Rejected: a RST from the other side before any SYN-ACK. */
+	if ((p->tcp_flags & TP_TH_RST) && (a->have & TP_TCPA_HAVE_SYN) &&
+	    side != a->syn_side && !(a->have & TP_TCPA_HAVE_SYNACK) &&
+	    !(a->have & (TP_TCPA_SEEN0 << side)))
+		a->have |= TP_TCPA_REJECTED;
+	a->have |= (uint8_t)(TP_TCPA_SEEN0 << side);
+
 	if (fl == TP_TH_SYN) {
 		/* ts_mru_syn: a SYN sent again moves it. */
 		a->syn_ns = p->ts_ns;
@@ -83,26 +146,39 @@ static void handshake(struct tp_tcpa *a, uint8_t side, const struct tp_pkt *p)
 		    !(a->have & TP_TCPA_HAVE_HS_CLIENT)) {
 			a->synack_ns = p->ts_ns;
 			a->have |= TP_TCPA_HAVE_SYNACK;
-			a->hs_server_ns = p->ts_ns - a->syn_ns;
+			a->hs_server_us = us_sat(p->ts_ns - a->syn_ns);
 			a->have |= TP_TCPA_HAVE_HS_SERVER;
 		}
 	} else if (fl == TP_TH_ACK) {
-		/* ts_first_rtt: the first ACK without SYN, in either
-		 * direction, after a SYN (Wireshark does not ask for the
-		 * SYN-ACK); tshark 4.0 shows none for a RST-ACK. */
+		/* ts_first_rtt: the first ACK without SYN (a RST-ACK too),
+		 * in either direction, after a SYN; Wireshark does not ask
+		 * for the SYN-ACK.  A zero delta leaves it unset, as
+		 * Wireshark's nstime_is_zero() test does. */
 		if ((a->have & TP_TCPA_HAVE_SYN) &&
 		    !(a->have & TP_TCPA_HAVE_FIRST_RTT) &&
-		    !(p->tcp_flags & TP_TH_RST) &&
 		    p->ts_ns != a->syn_ns) {
-			a->first_rtt_ns = p->ts_ns - a->syn_ns;
+			uint64_t rtt = p->ts_ns - a->syn_ns;
+			a->first_rtt_us = us_sat(rtt);
+			a->ooo_ns = rtt > UINT32_MAX ? UINT32_MAX
+						     : (uint32_t)rtt;
 			a->have |= TP_TCPA_HAVE_FIRST_RTT;
 		}
 		if ((a->have & TP_TCPA_HAVE_SYNACK) && side == a->syn_side &&
 		    !(a->have & TP_TCPA_HAVE_HS_CLIENT)) {
-			a->hs_client_ns = p->ts_ns - a->synack_ns;
+			a->hs_client_us = us_sat(p->ts_ns - a->synack_ns);
 			a->have |= TP_TCPA_HAVE_HS_CLIENT;
 		}
 	}
+}
+
+/* Application response time: the first payload byte of each side, and
+ * of each side after the other's first. */
+static void app_data(struct tp_tcpa *a, uint8_t side, uint64_t now)
+{
+	if (!a->data_ns[side])
+		a->data_ns[side] = now;
+	if (a->data_ns[side ^ 1] && !a->reply_ns[side])
+		a->reply_ns[side] = now;
 }
 
 static void window_scale(struct tp_tcpa *a, uint8_t side,
@@ -124,8 +200,8 @@ static void window_scale(struct tp_tcpa *a, uint8_t side,
 
 /* The rev list: ACK RTT from the oldest segment this ack ends exactly,
  * and every segment it covers removed. */
-static bool ack_segments(struct tp_tcpa_dir *rev, uint32_t ack, uint64_t now,
-			 uint64_t *rtt)
+static bool ack_segments(const struct tp_tcpa *a, struct tp_tcpa_dir *rev,
+			 uint32_t ack, uint64_t now, uint64_t *rtt)
 {
 	bool found = false;
 	unsigned k = 0;
@@ -133,12 +209,12 @@ static bool ack_segments(struct tp_tcpa_dir *rev, uint32_t ack, uint64_t now,
 	for (unsigned i = 0; i < rev->ua_n; i++) {
 		uint32_t nx = rev->ua_nextseq[i];
 		if (nx == ack && !found) {
-			*rtt = now - rev->ua_ns[i];
+			*rtt = now - abs_of(a, rev->ua_off[i]);
 			found = true;
 		}
 		if (GT_SEQ(nx, ack)) {
 			rev->ua_nextseq[k] = nx;
-			rev->ua_ns[k] = rev->ua_ns[i];
+			rev->ua_off[k] = rev->ua_off[i];
 			k++;
 		}
 	}
@@ -146,18 +222,25 @@ static bool ack_segments(struct tp_tcpa_dir *rev, uint32_t ack, uint64_t now,
 	return found;
 }
 
-static void add_segment(struct tp_tcpa_dir *fwd, uint32_t nextseq, uint64_t ts)
+/* Wireshark keeps every unacknowledged segment (up to 1000); an ACK
+ * takes its RTT from the oldest segment it ends exactly.  Of the few kept
+ * here: a segment ending where a kept one ends is not kept (the older one
+ * gives the RTT); when full, the newest is replaced, so that the oldest
+ * (the next ACKs end them) and the latest sent (the ACK of a burst's end
+ * ends it) are both there. */
+static void add_segment(struct tp_tcpa_dir *fwd, uint32_t nextseq, uint32_t off)
 {
-	/* Full: as Wireshark at its limit, the new segment is not kept (the
-	 * oldest are those the next ACKs end). */
+	for (unsigned i = 0; i < fwd->ua_n; i++)
+		if (fwd->ua_nextseq[i] == nextseq)
+			return;
 	if (fwd->ua_n == TP_TCPA_UNACKED)
-		return;
+		fwd->ua_n--;
 	fwd->ua_nextseq[fwd->ua_n] = nextseq;
-	fwd->ua_ns[fwd->ua_n] = ts;
+	fwd->ua_off[fwd->ua_n] = off;
 	fwd->ua_n++;
 }
 
-static void count(struct tp_tcpa_dir *fwd, unsigned fl)
+static void count(struct tp_tcpa_stats *st, unsigned fl)
 {
 	static const struct {
 		unsigned bits;
@@ -181,8 +264,8 @@ static void count(struct tp_tcpa_dir *fwd, unsigned fl)
 		{TP_TCPA_WINDOW_UPDATE, TP_TCPA_N_WINDOW_UPDATE},
 	};
 	for (unsigned i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-		if ((fl & map[i].bits) && fwd->count[map[i].n] < UINT32_MAX)
-			fwd->count[map[i].n]++;
+		if ((fl & map[i].bits) && st->count[map[i].n] < UINT32_MAX)
+			st->count[map[i].n]++;
 }
 
 unsigned tp_tcpa_update(struct tp_tcpa *a, uint8_t side,
@@ -190,13 +273,21 @@ unsigned tp_tcpa_update(struct tp_tcpa *a, uint8_t side,
 {
 	struct tp_tcpa_dir *fwd = &a->d[side & 1], *rev = &a->d[(side & 1) ^ 1];
 	const uint32_t seq = p->seq, ack = p->ack, seglen = p->payload_len;
-	const uint32_t window = p->tcp_win;
+	const uint16_t window = p->tcp_win;
 	const uint8_t flags = p->tcp_flags;
 	const uint64_t now = p->ts_ns;
 	unsigned ta = 0;
 	uint32_t nextseq;
 
+	if (TP_UNLIKELY(a->base_ns == UINT64_MAX))
+		a->base_ns = now > BASE_KEEP_NS ? now - BASE_KEEP_NS : 0;
+	else if (TP_UNLIKELY(now > a->base_ns + UINT32_MAX))
+		rebase(a, now);
+	const uint32_t now_off = off_of(a, now);
+
 	handshake(a, side & 1, p);
+	if (seglen)
+		app_data(a, side & 1, now);
 	window_scale(a, side & 1, p);
 
 	/* ZERO WINDOW PROBE: exactly 1 byte at nextseq while the other
@@ -229,7 +320,8 @@ unsigned tp_tcpa_update(struct tp_tcpa *a, uint8_t side,
 	 * the other direction advertised (lastack + window << win_scale),
 	 * when its scale is known; no SYN/FIN/RST. */
 	if (seglen > 0 && rev->win_scale != -1 && !(flags & TH_SFR)) {
-		unsigned sh = rev->last_was_syn || rev->win_scale < 0 ?
+		unsigned sh = (rev->bits & TP_TCPA_B_LAST_SYN) ||
+				      rev->win_scale < 0 ?
 				      0 : (unsigned)rev->win_scale;
 		uint32_t edge = rev->lastack + (uint32_t)((uint64_t)rev->window
 							  << sh);
@@ -240,7 +332,7 @@ unsigned tp_tcpa_update(struct tp_tcpa *a, uint8_t side,
 	/* KEEP ALIVE ACK: a repeated ACK answering a keep-alive. */
 	if (seglen == 0 && window && window == fwd->window &&
 	    seq == fwd->nextseq && ack == fwd->lastack &&
-	    (rev->lastflags & 1) && !(flags & TH_SFR)) {
+	    (rev->bits & TP_TCPA_B_KEEP_ALIVE) && !(flags & TH_SFR)) {
 		ta |= TP_TCPA_KEEP_ALIVE_ACK;
 		goto finished_fwd;
 	}
@@ -249,7 +341,7 @@ unsigned tp_tcpa_update(struct tp_tcpa *a, uint8_t side,
 	 * zero window probe. */
 	if (seglen == 0 && window == 0 && window == fwd->window &&
 	    seq == fwd->nextseq && ack == fwd->lastack &&
-	    (rev->lastflags & 2) && !(flags & TH_SFR)) {
+	    (rev->bits & TP_TCPA_B_ZWP) && !(flags & TH_SFR)) {
 		ta |= TP_TCPA_ZERO_WINDOW_PROBE_ACK;
 		goto finished_fwd;
 	}
@@ -260,9 +352,9 @@ unsigned tp_tcpa_update(struct tp_tcpa *a, uint8_t side,
 	if (seglen == 0 && window && window == fwd->window &&
 	    seq == fwd->nextseq && ack == fwd->lastack && !(flags & TH_SFR)) {
 		fwd->dupacknum = fwd->dupacknum == -1 ? 1 :
-				 (int16_t)(fwd->dupacknum < INT16_MAX ?
-						   fwd->dupacknum + 1 :
-						   fwd->dupacknum);
+				 (int8_t)(fwd->dupacknum < INT8_MAX ?
+						  fwd->dupacknum + 1 :
+						  fwd->dupacknum);
 		ta |= TP_TCPA_DUPLICATE_ACK;
 	}
 
@@ -311,7 +403,8 @@ finished_fwd:
 		/* FAST RETRANSMISSION: >= 2 duplicate ACKs from the other
 		 * direction for exactly this seq, the last within 20 ms. */
 		if (seq_not_advanced && rev->dupacknum >= 2 &&
-		    rev->lastack == seq && now - rev->lastack_ns < FAST_RTX_NS) {
+		    rev->lastack == seq &&
+		    now - abs_of(a, rev->lastack_off) < FAST_RTX_NS) {
 			ta |= TP_TCPA_FAST_RETRANSMISSION;
 			goto finished_checking_retransmission_type;
 		}
@@ -319,11 +412,10 @@ finished_fwd:
 		/* OUT-OF-ORDER: within ooo_thres of the segment that set
 		 * nextseq (ts_first_rtt when known, else 3 ms), and not ending
 		 * exactly at nextseq. */
-		uint64_t ooo_thres = (a->have & TP_TCPA_HAVE_FIRST_RTT) ?
-					     a->first_rtt_ns : OOO_THRES_NS;
 		uint32_t end = seq + seglen +
 			       ((flags & (TP_TH_SYN | TP_TH_FIN)) ? 1 : 0);
-		if (seq_not_advanced && now - fwd->nextseq_ns < ooo_thres &&
+		if (seq_not_advanced &&
+		    now - abs_of(a, fwd->nextseq_off) < a->ooo_ns &&
 		    fwd->nextseq != end) {
 			ta |= TP_TCPA_OUT_OF_ORDER;
 			goto finished_checking_retransmission_type;
@@ -339,14 +431,14 @@ finished_checking_retransmission_type:
 	if (seglen || (flags & (TP_TH_SYN | TP_TH_FIN))) {
 		if (flags & (TP_TH_SYN | TP_TH_FIN))
 			nextseq += 1;
-		add_segment(fwd, nextseq, now);
+		add_segment(fwd, nextseq, now_off);
 	}
 
 	/* nextseq: the highest seen; a zero window probe does not move it. */
 	if ((GT_SEQ(nextseq, fwd->nextseq) || !fwd->nextseq) &&
 	    !(ta & TP_TCPA_ZERO_WINDOW_PROBE)) {
 		fwd->nextseq = nextseq;
-		fwd->nextseq_ns = now;
+		fwd->nextseq_off = now_off;
 	}
 
 	/* maxseqtobeacked: the highest contiguous seq. */
@@ -355,26 +447,31 @@ finished_checking_retransmission_type:
 		fwd->maxseqtobeacked = fwd->nextseq;
 
 	fwd->window = window;
-	fwd->last_was_syn = (flags & TP_TH_SYN) != 0;
 	fwd->lastack = ack;
-	fwd->lastack_ns = now;
+	fwd->lastack_off = now_off;
 	/* lastsegmentflags, the two bits the next ACKs look at */
-	fwd->lastflags = (uint8_t)(((ta & TP_TCPA_KEEP_ALIVE) ? 1 : 0) |
-				   ((ta & TP_TCPA_ZERO_WINDOW_PROBE) ? 2 : 0));
+	fwd->bits = (uint8_t)(((ta & TP_TCPA_KEEP_ALIVE) ?
+				       TP_TCPA_B_KEEP_ALIVE : 0) |
+			      ((ta & TP_TCPA_ZERO_WINDOW_PROBE) ?
+				       TP_TCPA_B_ZWP : 0) |
+			      ((flags & TP_TH_SYN) ? TP_TCPA_B_LAST_SYN : 0));
 
 	/* tcp.analysis.ack_rtt: shown by Wireshark only when non-zero. */
 	uint64_t rtt = 0;
-	if (ack_segments(rev, ack, now, &rtt) && rtt > 0) {
+	if (rev->ua_n && ack_segments(a, rev, ack, now, &rtt) && rtt > 0) {
+		struct tp_tcpa_stats *st = &a->st[side & 1];
+		uint32_t us = us_sat(rtt);
 		ta |= TP_TCPA_ACK_RTT;
-		if (fwd->rtt_n == 0 || rtt < fwd->rtt_min_ns)
-			fwd->rtt_min_ns = rtt;
-		if (rtt > fwd->rtt_max_ns)
-			fwd->rtt_max_ns = rtt;
-		fwd->rtt_sum_ns += rtt;
+		if (fwd->rtt_n == 0 || us < st->rtt_min_us)
+			st->rtt_min_us = us;
+		if (us > st->rtt_max_us)
+			st->rtt_max_us = us;
+		st->rtt_sum_ns += rtt;
 		fwd->rtt_n++;
 		if (ack_rtt_ns)
 			*ack_rtt_ns = rtt;
 	}
-	count(fwd, ta);
+	if (ta & ~(unsigned)TP_TCPA_ACK_RTT)
+		count(&a->st[side & 1], ta);
 	return ta;
 }

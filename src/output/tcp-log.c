@@ -31,7 +31,8 @@ enum { NDIR = TP_TCPA_NCOUNT + 4 };
 
 enum {
 	F_TS, F_UID, F_ORIG_H, F_ORIG_P, F_RESP_H, F_RESP_P,
-	F_INITIAL_RTT, F_HS_CLIENT_RTT, F_HS_SERVER_RTT,
+	F_INITIAL_RTT, F_HS_CLIENT_RTT, F_HS_SERVER_RTT, F_APP_RESPONSE,
+	F_FAILURE,
 	F_ORIG0, F_RESP0 = F_ORIG0 + NDIR,
 };
 
@@ -45,6 +46,8 @@ static const struct tp_field tcp_fields[] = {
 	{"initial_rtt", TP_FT_INTERVAL},     /* tcp.analysis.initial_rtt */
 	{"hs_client_rtt", TP_FT_INTERVAL},   /* SYN-ACK -> ACK */
 	{"hs_server_rtt", TP_FT_INTERVAL},   /* SYN -> SYN-ACK */
+	{"app_response", TP_FT_INTERVAL},    /* request byte -> response byte */
+	{"failure", TP_FT_STRING},           /* unanswered, rejected */
 	DIR_FIELDS("orig_"),
 	DIR_FIELDS("resp_"),
 };
@@ -59,16 +62,26 @@ const struct tp_log_schema tp_tcp_schema = {
 	.nfields = sizeof(tcp_fields) / sizeof(tcp_fields[0]),
 };
 
-static void put_dir(struct tp_rec *r, unsigned f0, const struct tp_tcpa_dir *d)
+static void put_dir(struct tp_rec *r, unsigned f0, const struct tp_tcpa *a,
+		    uint8_t side)
 {
+	const struct tp_tcpa_stats *st = &a->st[side];
+	uint32_t n = a->d[side].rtt_n;
+
+	/* A count that stayed 0 is left unset (absent from a JSON record,
+	 * "-" in TSV), as Zeek leaves &optional fields: most flows have none
+	 * of these events, and the record stays short. */
 	for (unsigned i = 0; i < TP_TCPA_NCOUNT; i++)
-		tp_rec_uint(r, f0 + i, d->count[i]);
-	tp_rec_uint(r, f0 + TP_TCPA_NCOUNT, d->rtt_n);
-	if (d->rtt_n) {
-		tp_rec_interval(r, f0 + TP_TCPA_NCOUNT + 1, d->rtt_min_ns);
+		if (st->count[i])
+			tp_rec_uint(r, f0 + i, st->count[i]);
+	if (n) {
+		tp_rec_uint(r, f0 + TP_TCPA_NCOUNT, n);
+		tp_rec_interval(r, f0 + TP_TCPA_NCOUNT + 1,
+				(uint64_t)st->rtt_min_us * 1000);
 		tp_rec_interval(r, f0 + TP_TCPA_NCOUNT + 2,
-				d->rtt_sum_ns / d->rtt_n);
-		tp_rec_interval(r, f0 + TP_TCPA_NCOUNT + 3, d->rtt_max_ns);
+				st->rtt_sum_ns / n);
+		tp_rec_interval(r, f0 + TP_TCPA_NCOUNT + 3,
+				(uint64_t)st->rtt_max_us * 1000);
 	}
 }
 
@@ -86,12 +99,23 @@ void tp_tcp_log_write(struct tp_rec *r, const struct tp_flow *f,
 	tp_rec_addr(r, F_RESP_H, &f->key.a[re]);
 	tp_rec_uint(r, F_RESP_P, f->key.port[re]);
 	if (a->have & TP_TCPA_HAVE_FIRST_RTT)
-		tp_rec_interval(r, F_INITIAL_RTT, a->first_rtt_ns);
+		tp_rec_interval(r, F_INITIAL_RTT,
+				(uint64_t)a->first_rtt_us * 1000);
 	if (a->have & TP_TCPA_HAVE_HS_CLIENT)
-		tp_rec_interval(r, F_HS_CLIENT_RTT, a->hs_client_ns);
+		tp_rec_interval(r, F_HS_CLIENT_RTT,
+				(uint64_t)a->hs_client_us * 1000);
 	if (a->have & TP_TCPA_HAVE_HS_SERVER)
-		tp_rec_interval(r, F_HS_SERVER_RTT, a->hs_server_ns);
-	put_dir(r, F_ORIG0, &a->d[o]);
-	put_dir(r, F_RESP0, &a->d[re]);
+		tp_rec_interval(r, F_HS_SERVER_RTT,
+				(uint64_t)a->hs_server_us * 1000);
+	/* the originator's first payload byte, then the responder's first
+	 * after it */
+	if (a->data_ns[o] && a->reply_ns[re])
+		tp_rec_interval(r, F_APP_RESPONSE, a->reply_ns[re] - a->data_ns[o]);
+	if (a->have & TP_TCPA_REJECTED)
+		tp_rec_str(r, F_FAILURE, "rejected");
+	else if (tp_tcpa_syn_unanswered(a))
+		tp_rec_str(r, F_FAILURE, "unanswered");
+	put_dir(r, F_ORIG0, a, o);
+	put_dir(r, F_RESP0, a, re);
 	tp_rec_end(r);
 }

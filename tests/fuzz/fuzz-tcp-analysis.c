@@ -47,7 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	for (int d = 0; d < 2; d++)
 		if (a.d[d].ua_n > TP_TCPA_UNACKED ||
-		    (a.d[d].rtt_n && a.d[d].rtt_min_ns > a.d[d].rtt_max_ns))
+		    (a.d[d].rtt_n && a.st[d].rtt_min_us > a.st[d].rtt_max_us))
 			__builtin_trap();
 	return 0;
 }

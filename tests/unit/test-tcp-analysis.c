@@ -45,13 +45,13 @@ static void test_handshake_times(void **state)
 	(void)state;
 	handshake(&a);
 	assert_true(a.have & TP_TCPA_HAVE_FIRST_RTT);
-	assert_int_equal(a.first_rtt_ns, 12 * MS);
-	assert_int_equal(a.hs_server_ns, 10 * MS);
-	assert_int_equal(a.hs_client_ns, 2 * MS);
+	assert_int_equal(a.first_rtt_us, 12 * MS / 1000);
+	assert_int_equal(a.hs_server_us, 10 * MS / 1000);
+	assert_int_equal(a.hs_client_us, 2 * MS / 1000);
 	/* the SYN-ACK acked the SYN after 10 ms, the ACK the SYN-ACK */
 	assert_int_equal(a.d[1].rtt_n, 1);
-	assert_int_equal(a.d[1].rtt_min_ns, 10 * MS);
-	assert_int_equal(a.d[0].rtt_max_ns, 2 * MS);
+	assert_int_equal(a.st[1].rtt_min_us, 10 * MS / 1000);
+	assert_int_equal(a.st[0].rtt_max_us, 2 * MS / 1000);
 }
 
 static void test_retransmission(void **state)
@@ -63,13 +63,13 @@ static void test_retransmission(void **state)
 	/* the same bytes 300 ms later, not acked: a retransmission */
 	unsigned f = seg(&a, 0, 320 * MS, 1001, 5001, A, 1000, 100);
 	assert_int_equal(f, TP_TCPA_RETRANSMISSION);
-	assert_int_equal(a.d[0].count[TP_TCPA_N_RETRANSMISSION], 1);
+	assert_int_equal(a.st[0].count[TP_TCPA_N_RETRANSMISSION], 1);
 	/* acked, then sent again: spurious */
 	seg(&a, 1, 330 * MS, 5001, 1101, A, 1000, 0);
 	f = seg(&a, 0, 700 * MS, 1001, 5001, A, 1000, 100);
 	assert_true(f & TP_TCPA_SPURIOUS_RETRANSMISSION);
-	assert_int_equal(a.d[0].count[TP_TCPA_N_RETRANSMISSION], 2);
-	assert_int_equal(a.d[0].count[TP_TCPA_N_SPURIOUS_RETRANSMISSION], 1);
+	assert_int_equal(a.st[0].count[TP_TCPA_N_RETRANSMISSION], 2);
+	assert_int_equal(a.st[0].count[TP_TCPA_N_SPURIOUS_RETRANSMISSION], 1);
 }
 
 static void test_fast_retransmission(void **state)
@@ -90,9 +90,9 @@ static void test_fast_retransmission(void **state)
 	assert_int_equal(a.d[1].dupacknum, 2);
 	assert_int_equal(seg(&a, 0, 45 * MS, 1001, 5001, A, 1000, 100),
 			 TP_TCPA_FAST_RETRANSMISSION);
-	assert_int_equal(a.d[1].count[TP_TCPA_N_DUPLICATE_ACK], 2);
-	assert_int_equal(a.d[0].count[TP_TCPA_N_FAST_RETRANSMISSION], 1);
-	assert_int_equal(a.d[0].count[TP_TCPA_N_RETRANSMISSION], 1);
+	assert_int_equal(a.st[1].count[TP_TCPA_N_DUPLICATE_ACK], 2);
+	assert_int_equal(a.st[0].count[TP_TCPA_N_FAST_RETRANSMISSION], 1);
+	assert_int_equal(a.st[0].count[TP_TCPA_N_RETRANSMISSION], 1);
 }
 
 static void test_out_of_order(void **state)
@@ -115,8 +115,8 @@ static void test_out_of_order(void **state)
 	handshake(&a);
 	seg(&a, 0, 20 * MS, 1101, 5001, A, 1000, 100);
 	seg(&a, 0, 21 * MS, 1001, 5001, A, 1000, 100);
-	assert_int_equal(a.d[0].count[TP_TCPA_N_OUT_OF_ORDER], 1);
-	assert_int_equal(a.d[0].count[TP_TCPA_N_LOST_SEGMENT], 1);
+	assert_int_equal(a.st[0].count[TP_TCPA_N_OUT_OF_ORDER], 1);
+	assert_int_equal(a.st[0].count[TP_TCPA_N_LOST_SEGMENT], 1);
 }
 
 static void test_zero_window(void **state)
@@ -139,9 +139,9 @@ static void test_zero_window(void **state)
 	/* the window opens: a window update */
 	assert_int_equal(seg(&a, 1, 400 * MS, 5001, 1101, A, 1000, 0),
 			 TP_TCPA_WINDOW_UPDATE);
-	assert_int_equal(a.d[1].count[TP_TCPA_N_ZERO_WINDOW], 2);
-	assert_int_equal(a.d[0].count[TP_TCPA_N_ZERO_WINDOW_PROBE], 1);
-	assert_int_equal(a.d[1].count[TP_TCPA_N_WINDOW_UPDATE], 1);
+	assert_int_equal(a.st[1].count[TP_TCPA_N_ZERO_WINDOW], 2);
+	assert_int_equal(a.st[0].count[TP_TCPA_N_ZERO_WINDOW_PROBE], 1);
+	assert_int_equal(a.st[1].count[TP_TCPA_N_WINDOW_UPDATE], 1);
 }
 
 static void test_keep_alive(void **state)
@@ -159,9 +159,9 @@ static void test_keep_alive(void **state)
 			 TP_TCPA_KEEP_ALIVE_ACK);
 	assert_int_equal(seg(&a, 0, 120000 * MS, 1100, 5001, A, 1000, 0),
 			 TP_TCPA_KEEP_ALIVE);
-	assert_int_equal(a.d[0].count[TP_TCPA_N_KEEP_ALIVE], 2);
-	assert_int_equal(a.d[0].count[TP_TCPA_N_RETRANSMISSION], 0);
-	assert_int_equal(a.d[1].count[TP_TCPA_N_DUPLICATE_ACK], 0);
+	assert_int_equal(a.st[0].count[TP_TCPA_N_KEEP_ALIVE], 2);
+	assert_int_equal(a.st[0].count[TP_TCPA_N_RETRANSMISSION], 0);
+	assert_int_equal(a.st[1].count[TP_TCPA_N_DUPLICATE_ACK], 0);
 }
 
 static void test_window_full(void **state)
