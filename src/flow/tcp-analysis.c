@@ -348,13 +348,11 @@ unsigned tp_tcpa_update(struct tp_tcpa *a, uint8_t side,
 
 	/* DUPLICATE ACK: no data, same window (non-zero), seq and ack as the
 	 * direction's previous segment; no SYN/FIN/RST.  dupacknum counts
-	 * them (from -1, after an ACKed-unseen, it restarts at 1). */
+	 * them (only ">= 2" is ever asked: it saturates). */
 	if (seglen == 0 && window && window == fwd->window &&
 	    seq == fwd->nextseq && ack == fwd->lastack && !(flags & TH_SFR)) {
-		fwd->dupacknum = fwd->dupacknum == -1 ? 1 :
-				 (int8_t)(fwd->dupacknum < INT8_MAX ?
-						  fwd->dupacknum + 1 :
-						  fwd->dupacknum);
+		if (fwd->dupacknum < INT8_MAX)
+			fwd->dupacknum++;
 		ta |= TP_TCPA_DUPLICATE_ACK;
 	}
 
@@ -364,19 +362,13 @@ finished_fwd:
 		fwd->dupacknum = 0;
 
 	/* ACKED LOST PACKET ("ACKed unseen segment"): the ack goes beyond the
-	 * other direction's maxseqtobeacked.  Flagged once per hole: the
-	 * boundary jumps to nextseq, or dupacknum of the other direction
-	 * is set to -1 while it sends only pure ACKs. */
+	 * other direction's maxseqtobeacked, which then jumps to its nextseq
+	 * so that the hole is flagged once (Wireshark 4.0; 4.2 flags a hole
+	 * again through dupacknum). */
 	if (rev->maxseqtobeacked && GT_SEQ(ack, rev->maxseqtobeacked) &&
 	    (flags & TP_TH_ACK)) {
-		if (rev->maxseqtobeacked > rev->nextseq) {
-			rev->maxseqtobeacked = rev->nextseq;
-			ta |= TP_TCPA_ACK_LOST_PACKET;
-		} else {
-			if (rev->dupacknum == 0)
-				ta |= TP_TCPA_ACK_LOST_PACKET;
-			rev->dupacknum = -1;
-		}
+		ta |= TP_TCPA_ACK_LOST_PACKET;
+		rev->maxseqtobeacked = rev->nextseq;
 	}
 
 	/* RETRANSMISSION / FAST RETRANSMISSION / SPURIOUS / OUT-OF-ORDER:
@@ -392,14 +384,6 @@ finished_fwd:
 		if (seglen > 1 && fwd->nextseq - 1 == seq)
 			seq_not_advanced = false;
 
-		/* SPURIOUS RETRANSMISSION: all its data was already acked by
-		 * the other direction (seq + seglen <= rev lastack). */
-		if (seglen > 0 && rev->lastack &&
-		    LE_SEQ(seq + seglen, rev->lastack)) {
-			ta |= TP_TCPA_SPURIOUS_RETRANSMISSION;
-			goto finished_checking_retransmission_type;
-		}
-
 		/* FAST RETRANSMISSION: >= 2 duplicate ACKs from the other
 		 * direction for exactly this seq, the last within 20 ms. */
 		if (seq_not_advanced && rev->dupacknum >= 2 &&
@@ -410,14 +394,21 @@ finished_fwd:
 		}
 
 		/* OUT-OF-ORDER: within ooo_thres of the segment that set
-		 * nextseq (ts_first_rtt when known, else 3 ms), and not ending
-		 * exactly at nextseq. */
-		uint32_t end = seq + seglen +
-			       ((flags & (TP_TH_SYN | TP_TH_FIN)) ? 1 : 0);
+		 * nextseq (ts_first_rtt when known, else 3 ms), and its data
+		 * not ending exactly at nextseq. */
 		if (seq_not_advanced &&
 		    now - abs_of(a, fwd->nextseq_off) < a->ooo_ns &&
-		    fwd->nextseq != end) {
+		    fwd->nextseq != seq + seglen) {
 			ta |= TP_TCPA_OUT_OF_ORDER;
+			goto finished_checking_retransmission_type;
+		}
+
+		/* SPURIOUS RETRANSMISSION: all its data was already acked by
+		 * the other direction (seq + seglen <= rev lastack); checked
+		 * after fast retransmission and out-of-order, as in 4.0. */
+		if (seglen > 0 && rev->lastack &&
+		    LE_SEQ(seq + seglen, rev->lastack)) {
+			ta |= TP_TCPA_SPURIOUS_RETRANSMISSION;
 			goto finished_checking_retransmission_type;
 		}
 

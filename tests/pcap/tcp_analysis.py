@@ -43,7 +43,6 @@ RING = ("TP_TCPA_UNACKED (3) unacknowledged segments kept per direction, "
         "to 1000); the samples taken are Wireshark's own")
 DEDUP = ("dedup: the capture holds packets twice; tapir keeps one copy, "
          "tshark flags the second as a retransmission or duplicate ACK")
-UNEXPLAINED = "not yet explained: left for the next slice of issue 4"
 EXCEPTIONS = {
     ("suricata-verify__mime_mime-stream-depth.pcap", "*", "ack_rtt"): RING,
     ("zeek__206_example_b.pcap", "*", "ack_rtt"): RING,
@@ -57,19 +56,41 @@ EXCEPTIONS = {
     ("arkime__tcp_handshake_synthetic.pcap", "*", "retransmissions"):
         "dedup: a SYN repeated 1 ms later with the same IP id is taken for "
         "a mirrored copy",
-    ("arkime__tcpseq_synthetic.pcap", "*", "retransmissions"): UNEXPLAINED,
+    ("arkime__tcpseq_synthetic.pcap", "*", "retransmissions"):
+        "dedup: a segment repeated byte for byte 1 ms later with the same IP "
+        "id is taken for a mirrored copy",
     ("arkime__tcp-reassembly-synthetic.pcap", "*", "retransmissions"):
-        UNEXPLAINED,
+        "dedup and connection reuse: a segment repeated 5 ms later with the "
+        "same IP id is a mirrored copy within the dedup window; a SYN on "
+        "the 5-tuple after both sides closed starts a new connection in "
+        "tapir (Zeek's reuse rule), where Wireshark keeps the conversation "
+        "for a SYN with the previous ISN and flags it a retransmission",
     ("arkime__tcp-reassembly-synthetic.pcap", "*", "acked_unseen"):
-        UNEXPLAINED,
+        "tapir follows Wireshark 4.0's rule (the hole is flagged and the "
+        "peer's maxseqtobeacked moves to its nextseq); with the server's "
+        "ISN at 2^32-2 the client's next ACK 0 is beyond it again and "
+        "flagged a second time, which tshark 4.0.17 does not do; the "
+        "detail of 4.0.17 that stops it was not found (4.2's rule, tried, "
+        "flags other holes twice on this capture)",
     ("zeek__ssh-dups.pcap", "*", "retransmissions"): DEDUP,
     ("zeek__ssh-dups.pcap", "*", "fast_retransmissions"): DEDUP,
     ("zeek__ssh-dups.pcap", "*", "dup_acks"): DEDUP,
-    ("zeek__206_example_b.pcap", "*", "acked_unseen"): UNEXPLAINED,
-    ("zeek__option-sack.pcap", "*", "retransmissions"): UNEXPLAINED,
+    ("zeek__option-sack.pcap", "*", "retransmissions"):
+        "flow.tcp_attempt_timeout: a SYN repeated after 6.4, 9.3 and 12.1 s "
+        "with no answer; tapir logs an unanswered attempt after 5 s and the "
+        "next SYN starts a new one (Zeek's tcp_attempt_delay), so only the "
+        "SYN at 9.3 s is a retransmission within one connection",
 }
 
 TOL_NS = 1000
+
+
+def exception(base, conv, name):
+    """The EXCEPTIONS entry that covers a difference: (key, reason)."""
+    for key in ((base, conv, name), (base, "*", name), (base, "*", "*")):
+        if key in EXCEPTIONS:
+            return key, EXCEPTIONS[key]
+    return None, None
 
 
 def tshark_rows(path):
@@ -220,14 +241,12 @@ def main():
                     wv, gv = w.get(name, 0), g.get(name, 0)
                     ok = wv == gv
                 what = "%s %s:%d->%s:%d %s" % (base, *k, name)
-                exc = EXCEPTIONS.get((base, conv, name)) or \
-                    EXCEPTIONS.get((base, "*", name)) or \
-                    EXCEPTIONS.get((base, "*", "*"))
+                key, exc = exception(base, conv, name)
                 per_flag[name][0 if ok else 1] += 1
                 if ok:
                     res.passed += 1
                 elif exc:
-                    used.add(exc)
+                    used.add(key)
                     res.excepted += 1
                     print("EXCEPT %s  tshark %s, tapir %s\n       reason: %s"
                           % (what, wv, gv, exc))
@@ -238,19 +257,17 @@ def main():
             gv = sorted(got_irtt.get(conv, []))
             ok = len(wv) == len(gv) and all(abs(a - b) <= TOL_NS
                                             for a, b in zip(wv, gv))
-            exc = EXCEPTIONS.get((base, run.conv_name(conv), "initial_rtt")) \
-                or EXCEPTIONS.get((base, "*", "initial_rtt")) \
-                or EXCEPTIONS.get((base, "*", "*"))
+            key, exc = exception(base, run.conv_name(conv), "initial_rtt")
             if ok or not exc:
                 res.check(ok, "%s %s initial_rtt" % (base, run.conv_name(conv)),
                           "tshark %s, tapir %s" % (wv, gv))
             else:
-                used.add(exc)
+                used.add(key)
                 res.excepted += 1
                 print("EXCEPT %s %s initial_rtt  reason: %s" %
                       (base, run.conv_name(conv), exc))
     for key, why in EXCEPTIONS.items():
-        if why not in used:
+        if key not in used:
             res.check(False, "exception still needed: %s" % (key,), why)
     print("per flag, directions equal / different:")
     for name, (a, b) in per_flag.items():
