@@ -192,6 +192,66 @@ static void test_window_full(void **state)
 			 TP_TCPA_WINDOW_FULL);
 }
 
+/* First request byte at 20 ms, first response byte at 35 ms. */
+static void test_app_response(void **state)
+{
+	struct tp_tcpa a;
+	(void)state;
+	handshake(&a);
+	seg(&a, 0, 20 * MS, 1001, 5001, A, 1000, 100);
+	seg(&a, 0, 21 * MS, 1101, 5001, A, 1000, 100);
+	seg(&a, 1, 35 * MS, 5001, 1201, A, 1000, 300);
+	assert_int_equal(a.data_ns[0], 20 * MS);
+	assert_int_equal(a.reply_ns[1], 35 * MS);
+	assert_int_equal(a.reply_ns[0], 0);
+}
+
+static void test_failures(void **state)
+{
+	struct tp_tcpa a;
+	(void)state;
+	/* SYN answered by RST-ACK: rejected (and Wireshark's iRTT, since a
+	 * RST-ACK is an ACK without SYN) */
+	tp_tcpa_init(&a);
+	seg(&a, 0, 1 * MS, 1000, 0, S, 1000, 0);
+	seg(&a, 1, 3 * MS, 0, 1001, A | TP_TH_RST, 0, 0);
+	assert_true(a.have & TP_TCPA_REJECTED);
+	assert_false(tp_tcpa_syn_unanswered(&a));
+	assert_int_equal(a.first_rtt_us, 2000);
+	/* SYN sent twice, nothing back */
+	tp_tcpa_init(&a);
+	seg(&a, 0, 1 * MS, 1000, 0, S, 1000, 0);
+	seg(&a, 0, 1001 * MS, 1000, 0, S, 1000, 0);
+	assert_true(tp_tcpa_syn_unanswered(&a));
+	assert_int_equal(a.st[0].count[TP_TCPA_N_RETRANSMISSION], 1);
+	/* answered: neither */
+	handshake(&a);
+	assert_false(tp_tcpa_syn_unanswered(&a));
+	assert_false(a.have & TP_TCPA_REJECTED);
+}
+
+/* Times are 32-bit offsets: across hours of a flow, an ACK RTT and the
+ * out-of-order window still hold. */
+static void test_long_flow(void **state)
+{
+	struct tp_tcpa a;
+	const uint64_t H = 3600000ull * MS;
+	(void)state;
+	handshake(&a);
+	for (uint64_t t = 1; t <= 10; t++) {
+		uint32_t s = 1001 + (uint32_t)t * 100;
+		seg(&a, 0, t * H, s, 5001, A, 1000, 100);
+		seg(&a, 1, t * H + 7 * MS, 5001, s + 100, A, 1000, 0);
+	}
+	assert_int_equal(a.d[1].rtt_n, 1 + 10);
+	assert_int_equal(a.st[1].rtt_max_us, 10 * MS / 1000);
+	/* a hole, then filled 5 ms after the segment that set nextseq:
+	 * within the 12 ms iRTT, out of order */
+	seg(&a, 0, 11 * H, 3001, 5001, A, 1000, 100);
+	assert_int_equal(seg(&a, 0, 11 * H + 5 * MS, 2901, 5001, A, 1000, 100),
+			 TP_TCPA_OUT_OF_ORDER);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -202,6 +262,9 @@ int main(void)
 		cmocka_unit_test(test_zero_window),
 		cmocka_unit_test(test_keep_alive),
 		cmocka_unit_test(test_window_full),
+		cmocka_unit_test(test_app_response),
+		cmocka_unit_test(test_failures),
+		cmocka_unit_test(test_long_flow),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
