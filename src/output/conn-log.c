@@ -14,6 +14,7 @@ enum {
 	F_MISSED_BYTES, F_HISTORY, F_ORIG_PKTS, F_ORIG_IP_BYTES, F_RESP_PKTS,
 	F_RESP_IP_BYTES, F_TUNNEL_PARENTS, F_IP_PROTO, F_COMMUNITY_ID, F_VNI,
 	F_MIRROR_SESSION, F_ZONE, F_OUTER_SRC,
+	F_TCP0, /* TP_TCP_CONN_NFIELDS headline TCP analytics (tcp-log.c) */
 };
 
 static const struct tp_field conn_fields[] = {
@@ -42,6 +43,7 @@ static const struct tp_field conn_fields[] = {
 	[F_MIRROR_SESSION] = {"mirror_session", TP_FT_STRING},
 	[F_ZONE] = {"zone", TP_FT_STRING},
 	[F_OUTER_SRC] = {"outer_src", TP_FT_ADDR},
+	TP_TCP_CONN_FIELDS(F_TCP0),
 };
 
 const struct tp_log_schema tp_conn_schema = {
@@ -135,5 +137,7 @@ void tp_conn_log_write(struct tp_rec *r, const struct tp_flow *f,
 	} else {
 		tp_rec_str(r, F_ZONE, tp_zone_name(s, f->key.zone));
 	}
+	if (f->tcpa)
+		tp_tcp_conn_write(r, F_TCP0, f);
 	tp_rec_end(r);
 }

@@ -3,6 +3,7 @@
  * the handshake split, Wireshark's initial RTT and ACK RTT statistics.
  * The counts are those of `tshark -e tcp.analysis.<flag>`; an ACK RTT
  * belongs to the direction that sent the ACK. */
+#include <stdbool.h>
 #include <string.h>
 
 #include "flow/tcp-analysis.h"
@@ -62,18 +63,32 @@ const struct tp_log_schema tp_tcp_schema = {
 	.nfields = sizeof(tcp_fields) / sizeof(tcp_fields[0]),
 };
 
+/* An event count that stayed 0 is left unset (absent from a JSON record,
+ * "-" in TSV), as Zeek leaves &optional fields: most flows have none of
+ * these events, and the records stay short. */
+static void put_nz(struct tp_rec *r, unsigned f, uint64_t v)
+{
+	if (v)
+		tp_rec_uint(r, f, v);
+}
+
+/* The originator's first payload byte to the responder's first after it. */
+static bool app_response(const struct tp_tcpa *a, uint8_t o, uint64_t *ns)
+{
+	if (!a->data_ns[o] || !a->reply_ns[o ^ 1])
+		return false;
+	*ns = a->reply_ns[o ^ 1] - a->data_ns[o];
+	return true;
+}
+
 static void put_dir(struct tp_rec *r, unsigned f0, const struct tp_tcpa *a,
 		    uint8_t side)
 {
 	const struct tp_tcpa_stats *st = &a->st[side];
 	uint32_t n = a->d[side].rtt_n;
 
-	/* A count that stayed 0 is left unset (absent from a JSON record,
-	 * "-" in TSV), as Zeek leaves &optional fields: most flows have none
-	 * of these events, and the record stays short. */
 	for (unsigned i = 0; i < TP_TCPA_NCOUNT; i++)
-		if (st->count[i])
-			tp_rec_uint(r, f0 + i, st->count[i]);
+		put_nz(r, f0 + i, st->count[i]);
 	if (n) {
 		tp_rec_uint(r, f0 + TP_TCPA_NCOUNT, n);
 		tp_rec_interval(r, f0 + TP_TCPA_NCOUNT + 1,
@@ -83,6 +98,25 @@ static void put_dir(struct tp_rec *r, unsigned f0, const struct tp_tcpa *a,
 		tp_rec_interval(r, f0 + TP_TCPA_NCOUNT + 3,
 				(uint64_t)st->rtt_max_us * 1000);
 	}
+}
+
+void tp_tcp_conn_write(struct tp_rec *r, unsigned f0, const struct tp_flow *f)
+{
+	const struct tp_tcpa *a = f->tcpa;
+	const struct tp_tcpa_stats *st = a->st;
+	uint8_t o = f->conn.orig_side, re = (uint8_t)(o ^ 1);
+	uint64_t ns;
+
+	if (a->have & TP_TCPA_HAVE_FIRST_RTT)
+		tp_rec_interval(r, f0, (uint64_t)a->first_rtt_us * 1000);
+	if (app_response(a, o, &ns))
+		tp_rec_interval(r, f0 + 1, ns);
+	put_nz(r, f0 + 2, st[o].count[TP_TCPA_N_RETRANSMISSION]);
+	put_nz(r, f0 + 3, st[re].count[TP_TCPA_N_RETRANSMISSION]);
+	put_nz(r, f0 + 4, st[o].count[TP_TCPA_N_LOST_SEGMENT]);
+	put_nz(r, f0 + 5, st[re].count[TP_TCPA_N_LOST_SEGMENT]);
+	put_nz(r, f0 + 6, (uint64_t)st[0].count[TP_TCPA_N_ZERO_WINDOW] +
+				  st[1].count[TP_TCPA_N_ZERO_WINDOW]);
 }
 
 void tp_tcp_log_write(struct tp_rec *r, const struct tp_flow *f,
@@ -107,10 +141,9 @@ void tp_tcp_log_write(struct tp_rec *r, const struct tp_flow *f,
 	if (a->have & TP_TCPA_HAVE_HS_SERVER)
 		tp_rec_interval(r, F_HS_SERVER_RTT,
 				(uint64_t)a->hs_server_us * 1000);
-	/* the originator's first payload byte, then the responder's first
-	 * after it */
-	if (a->data_ns[o] && a->reply_ns[re])
-		tp_rec_interval(r, F_APP_RESPONSE, a->reply_ns[re] - a->data_ns[o]);
+	uint64_t ns;
+	if (app_response(a, o, &ns))
+		tp_rec_interval(r, F_APP_RESPONSE, ns);
 	if (a->have & TP_TCPA_REJECTED)
 		tp_rec_str(r, F_FAILURE, "rejected");
 	else if (tp_tcpa_syn_unanswered(a))

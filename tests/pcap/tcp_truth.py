@@ -10,7 +10,8 @@ answered with a RST.  For each case the TCP flows of tcp.log must carry:
   hs_client_rtt = their difference (all within 1 us), retransmissions and
   zero windows as written, no fast or spurious retransmission, no
   duplicate ACK, failure "rejected" for a closed port and "unanswered" for
-  none of the flows that were answered.
+  none of the flows that were answered; conn.log's headline TCP fields
+  the same figures as tcp.log.
 
 Cases:
   plain      no encapsulation, ns timestamps, more retransmissions and zero
@@ -69,7 +70,7 @@ def us_ns(r, name):
     return None if v is None else int(round(v * 1e9))
 
 
-def check_flow(res, label, t, recs, ooo=0):
+def check_flow(res, label, t, recs, conns, ooo=0):
     k = (run.norm_addr(t["client"]), t["client_port"],
          run.norm_addr(t["server"]), t["server_port"])
     what = "%s %s:%d->%s:%d" % ((label,) + k)
@@ -104,6 +105,18 @@ def check_flow(res, label, t, recs, ooo=0):
         have = both(r, name)
         res.check(have == want, what + " " + name,
                   "truth %d, tapir %d" % (want, have))
+    # conn.log's headline fields are the same figures
+    c = conns.get(r["uid"], {})
+    pairs = (("tcp_initial_rtt", r.get("initial_rtt")),
+             ("tcp_app_response", r.get("app_response")),
+             ("orig_tcp_rtx", r.get("orig_retransmissions")),
+             ("resp_tcp_rtx", r.get("resp_retransmissions")),
+             ("orig_tcp_lost", r.get("orig_lost_segments")),
+             ("resp_tcp_lost", r.get("resp_lost_segments")),
+             ("tcp_zero_windows", both(r, "zero_windows") or None))
+    for name, want in pairs:
+        res.check(c.get(name) == want, what + " conn.log " + name,
+                  "tcp.log %s, conn.log %s" % (want, c.get(name)))
 
 
 # ------------------------------------------------ reordering, by hand
@@ -216,6 +229,8 @@ def main():
             if not res.check(tr.rc == 0, label + ": tapir read", tr.stderr):
                 continue
             recs = tcp_records(out)
+            conns = {c["uid"]: c for c in
+                     run.read_jsonl(os.path.join(out, "conn.log"))}
             n = 0
             for t in truth["flows"]:
                 if t["proto"] != "tcp":
@@ -226,7 +241,7 @@ def main():
                     if ends == {(run.norm_addr(t["client"]), t["client_port"]),
                                 (run.norm_addr(t["server"]), t["server_port"])}:
                         ooo += cnt
-                check_flow(res, label, t, recs, ooo)
+                check_flow(res, label, t, recs, conns, ooo)
                 n += 1
             print("%s: %d TCP flows of the truth checked" % (label, n))
     print("%d passed, %d failed" % (res.passed, res.failed))
