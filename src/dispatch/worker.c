@@ -208,6 +208,9 @@ void tp_worker_handle_batch(struct tp_worker *w, const struct tp_witem *it,
 		if (it[i].kind == TP_WI_PACKET)
 			tp_flow_prefetch_entry(w->flows, it[i].hash);
 	for (unsigned i = 0; i < n; i++)
+		if (it[i].proto == 6 && it[i].kind == TP_WI_PACKET)
+			tp_flow_prefetch_tcpa(w->flows, it[i].hash);
+	for (unsigned i = 0; i < n; i++)
 		tp_worker_handle(w, &it[i]);
 }
 

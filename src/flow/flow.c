@@ -229,8 +229,6 @@ struct tp_flow *tp_flow_get(struct tp_flow_table *t,
 
 	for (f = *b; f; f = f->hnext)
 		if (f->hash == hash && memcmp(&f->key, k, sizeof(*k)) == 0) {
-			if (f->tcpa)
-				tp_tcpa_prefetch(f->tcpa);
 			*created = false;
 			return f;
 		}
@@ -277,6 +275,13 @@ void tp_flow_prefetch_entry(const struct tp_flow_table *t, uint32_t hash)
 	const struct tp_flow *f = t->bucket[hash & t->mask];
 	if (f)
 		__builtin_prefetch(f);
+}
+
+void tp_flow_prefetch_tcpa(const struct tp_flow_table *t, uint32_t hash)
+{
+	const struct tp_flow *f = t->bucket[hash & t->mask];
+	if (f && f->tcpa)
+		tp_tcpa_prefetch(f->tcpa);
 }
 
 void tp_flow_touch(struct tp_flow_table *t, struct tp_flow *f, uint64_t now_ns)

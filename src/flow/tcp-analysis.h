@@ -9,6 +9,7 @@
 #ifndef TP_FLOW_TCP_ANALYSIS_H
 #define TP_FLOW_TCP_ANALYSIS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "decode/packet-t.h"
@@ -132,11 +133,12 @@ void tp_tcpa_init(struct tp_tcpa *a);
 unsigned tp_tcpa_update(struct tp_tcpa *a, uint8_t side,
 			const struct tp_pkt *p, uint64_t *ack_rtt_ns);
 
-/* Start loading the cache lines every segment reads. */
+/* Start loading the cache lines a segment reads: both directions, and
+ * the statistics that an ACK RTT sample updates. */
 static inline void tp_tcpa_prefetch(const struct tp_tcpa *a)
 {
-	__builtin_prefetch(a, 1);
-	__builtin_prefetch((const char *)a + 64, 1);
+	for (unsigned i = 0; i < offsetof(struct tp_tcpa, syn_ns); i += 64)
+		__builtin_prefetch((const char *)a + i, 1);
 }
 
 /* ... and all of it, for the log record. */
