@@ -6,17 +6,13 @@ per-flow memory of the TCP analytics (bench/RESULTS.md, "TCP analytics").
 
     bench/tcp-flows.py N > FILE.pcap
 """
+import os
 import struct
 import sys
 
-
-def csum(b):
-    if len(b) % 2:
-        b += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
-    while s >> 16:
-        s = (s & 0xffff) + (s >> 16)
-    return ~s & 0xffff
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "tests", "tools"))
+from mkmirror import csum  # noqa: E402  (the Internet checksum)
 
 
 def frame(src, dst, sport, dport, seq, ack, flags, payload=b""):

@@ -67,6 +67,19 @@ static const char *proto_name(uint8_t proto)
 	}
 }
 
+void tp_rec_flow_id(struct tp_rec *r, const struct tp_flow *f)
+{
+	uint8_t o = f->conn.orig_side, re = (uint8_t)(o ^ 1);
+	char uid[24];
+
+	tp_rec_time(r, F_TS, f->first_ns);
+	tp_rec_str(r, F_UID, tp_flow_uid_str(f, uid));
+	tp_rec_addr(r, F_ORIG_H, &f->key.a[o]);
+	tp_rec_uint(r, F_ORIG_P, f->key.port[o]);
+	tp_rec_addr(r, F_RESP_H, &f->key.a[re]);
+	tp_rec_uint(r, F_RESP_P, f->key.port[re]);
+}
+
 char *tp_flow_uid_str(const struct tp_flow *f, char *buf)
 {
 	static const char digits[] =
@@ -98,16 +111,11 @@ void tp_conn_log_write(struct tp_rec *r, const struct tp_flow *f,
 {
 	const struct tp_conn *c = &f->conn;
 	uint8_t o = c->orig_side, re = (uint8_t)(o ^ 1);
-	char uid[24], cid[64], hist[TP_CONN_HISTORY_MAX + 1];
+	char cid[64], hist[TP_CONN_HISTORY_MAX + 1];
 	uint64_t dur = f->last_ns - f->first_ns;
 
 	tp_rec_begin(r);
-	tp_rec_time(r, F_TS, f->first_ns);
-	tp_rec_str(r, F_UID, tp_flow_uid_str(f, uid));
-	tp_rec_addr(r, F_ORIG_H, &f->key.a[o]);
-	tp_rec_uint(r, F_ORIG_P, f->key.port[o]);
-	tp_rec_addr(r, F_RESP_H, &f->key.a[re]);
-	tp_rec_uint(r, F_RESP_P, f->key.port[re]);
+	tp_rec_flow_id(r, f);
 	tp_rec_str(r, F_PROTO, proto_name(f->key.proto));
 	/* As Zeek: duration and byte counts only once time has passed. */
 	if (dur > 0) {

@@ -36,6 +36,10 @@ void tp_tcp_log_write(struct tp_rec *r, const struct tp_flow *f,
 #define TP_TCP_CONN_NFIELDS 7
 void tp_tcp_conn_write(struct tp_rec *r, unsigned f0, const struct tp_flow *f);
 
+/* Fields 0 to 5 of every per-flow log: ts uid id.orig_h id.orig_p
+ * id.resp_h id.resp_p, after tp_rec_begin(). */
+void tp_rec_flow_id(struct tp_rec *r, const struct tp_flow *f);
+
 /* Zeek's uid text ("C" + base62) of a flow; buf holds 24 bytes. */
 char *tp_flow_uid_str(const struct tp_flow *f, char *buf);
 

@@ -123,15 +123,9 @@ void tp_tcp_log_write(struct tp_rec *r, const struct tp_flow *f,
 		      const struct tp_tcpa *a)
 {
 	uint8_t o = f->conn.orig_side, re = (uint8_t)(o ^ 1);
-	char uid[24];
 
 	tp_rec_begin(r);
-	tp_rec_time(r, F_TS, f->first_ns);
-	tp_rec_str(r, F_UID, tp_flow_uid_str(f, uid));
-	tp_rec_addr(r, F_ORIG_H, &f->key.a[o]);
-	tp_rec_uint(r, F_ORIG_P, f->key.port[o]);
-	tp_rec_addr(r, F_RESP_H, &f->key.a[re]);
-	tp_rec_uint(r, F_RESP_P, f->key.port[re]);
+	tp_rec_flow_id(r, f);
 	if (a->have & TP_TCPA_HAVE_FIRST_RTT)
 		tp_rec_interval(r, F_INITIAL_RTT,
 				(uint64_t)a->first_rtt_us * 1000);

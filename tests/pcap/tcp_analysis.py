@@ -200,12 +200,7 @@ def rtt_equal(a, b):
 
 
 def main():
-    import argparse
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--tapir", required=True)
-    ap.add_argument("--shared", required=True)
-    ap.add_argument("--work", required=True)
-    args = ap.parse_args()
+    args = run.tool_args()
     files = sorted(glob.glob(os.path.join(args.shared, "corpus", "tcp",
                                           "*.pcap*")))
     files = [f for f in files if f.endswith((".pcap", ".pcapng"))]

@@ -193,12 +193,7 @@ def ip_text(b):
 
 
 def main():
-    import argparse
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--tapir", required=True)
-    ap.add_argument("--shared", required=True)
-    ap.add_argument("--work", required=True)
-    args = ap.parse_args()
+    args = run.tool_args()
     tg = run.build_tracegen(args)
     if not tg:
         print("SKIP: needs %s/tools/tracegen" % args.shared)
