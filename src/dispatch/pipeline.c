@@ -55,7 +55,7 @@ struct tp_pipeline {
 	const struct tp_config *cfg;
 	bool live;
 	struct tp_sessions *sessions;
-	struct tp_log *conn_log, *weird_log, *loss_log;
+	struct tp_log *conn_log, *weird_log, *loss_log, *tcp_log;
 	struct tp_rec loss_rec;
 	struct tp_weird *weird;
 	unsigned nfronts, nworkers;
@@ -154,11 +154,13 @@ static struct tp_pipeline *pipeline_new(const struct tp_config *cfg,
 	}
 	pl->conn_log = tp_log_open(cfg->log_dir, &tp_conn_schema,
 				   cfg->log_format, pl->start_ns);
+	pl->tcp_log = tp_log_open(cfg->log_dir, &tp_tcp_schema,
+				  cfg->log_format, pl->start_ns);
 	pl->weird_log = tp_log_open(cfg->log_dir, &tp_weird_schema,
 				    cfg->log_format, pl->start_ns);
 	pl->loss_log = tp_log_open(cfg->log_dir, &tp_capture_loss_schema,
 				   cfg->log_format, pl->start_ns);
-	if (!pl->conn_log || !pl->weird_log || !pl->loss_log) {
+	if (!pl->conn_log || !pl->tcp_log || !pl->weird_log || !pl->loss_log) {
 		snprintf(err, errlen, "cannot write logs in %s: %s",
 			 cfg->log_dir, strerror(errno));
 		goto fail;
@@ -228,7 +230,7 @@ static struct tp_pipeline *pipeline_new(const struct tp_config *cfg,
 	for (unsigned i = 0; i < pl->nworkers; i++) {
 		uint64_t share = cfg->max_flows / pl->nworkers + 1;
 		if (tp_worker_init(&pl->workers[i], i, cfg, pl->sessions,
-				   pl->conn_log, share) < 0 ||
+				   pl->conn_log, pl->tcp_log, share) < 0 ||
 		    (pl->threaded &&
 		     tp_worker_start(&pl->workers[i], order, nfronts) < 0)) {
 			snprintf(err, errlen, "cannot start worker %u", i);
@@ -670,6 +672,8 @@ int tp_pipeline_rotate(struct tp_pipeline *pl, uint64_t now_ns, bool reopen)
 
 	if ((r = tp_log_rotate(pl->conn_log, now_ns, reopen)) < 0)
 		rc = r;
+	if ((r = tp_log_rotate(pl->tcp_log, now_ns, reopen)) < 0 && !rc)
+		rc = r;
 	if ((r = tp_log_rotate(pl->weird_log, now_ns, reopen)) < 0 && !rc)
 		rc = r;
 	if ((r = tp_log_rotate(pl->loss_log, now_ns, reopen)) < 0 && !rc)
@@ -802,7 +806,8 @@ int tp_pipeline_free(struct tp_pipeline *pl)
 	int r1 = tp_log_close(pl->conn_log, now);
 	int r2 = tp_log_close(pl->weird_log, now);
 	int r3 = tp_log_close(pl->loss_log, now);
-	rc = r1 ? r1 : r2 ? r2 : r3 ? r3 : store_rc;
+	int r4 = tp_log_close(pl->tcp_log, now);
+	rc = r1 ? r1 : r2 ? r2 : r3 ? r3 : r4 ? r4 : store_rc;
 	tp_sessions_free(pl->sessions);
 	tp_free(pl, sizeof(*pl));
 	return rc;

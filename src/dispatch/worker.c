@@ -11,6 +11,7 @@
 #include <xxhash.h>
 
 #include "flow/conn.h"
+#include "flow/tcp-analysis.h"
 #include "output/logs.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -21,12 +22,17 @@ static void on_flow_end(void *arg, struct tp_flow *f, enum tp_flow_end why)
 {
 	struct tp_worker *w = arg;
 	(void)why;
+	if (f->tcpa)
+		tp_tcpa_prefetch_all(f->tcpa);
 	tp_conn_log_write(&w->conn, f, w->sessions);
+	if (f->tcpa)
+		tp_tcp_log_write(&w->tcp, f, f->tcpa);
 }
 
 int tp_worker_init(struct tp_worker *w, unsigned id,
 		   const struct tp_config *cfg, struct tp_sessions *sessions,
-		   struct tp_log *conn_log, uint64_t max_flows)
+		   struct tp_log *conn_log, struct tp_log *tcp_log,
+		   uint64_t max_flows)
 {
 	memset(w, 0, sizeof(*w));
 	w->id = id;
@@ -44,7 +50,8 @@ int tp_worker_init(struct tp_worker *w, unsigned id,
 			w->nsession_dups = 0;
 	}
 	if (!w->flows || (cfg->dedup_enabled && !w->dedup) ||
-	    tp_rec_init(&w->conn, conn_log, 256 * 1024) < 0) {
+	    tp_rec_init(&w->conn, conn_log, 256 * 1024) < 0 ||
+	    tp_rec_init(&w->tcp, tcp_log, 64 * 1024) < 0) {
 		tp_worker_fini(w);
 		return -ENOMEM;
 	}
@@ -54,6 +61,7 @@ int tp_worker_init(struct tp_worker *w, unsigned id,
 void tp_worker_fini(struct tp_worker *w)
 {
 	tp_rec_fini(&w->conn);
+	tp_rec_fini(&w->tcp);
 	tp_flow_table_free(w->flows);
 	tp_dedup_free(w->dedup);
 	tp_free(w->session_dups, (size_t)w->nsession_dups * sizeof(uint64_t));
@@ -143,11 +151,13 @@ void tp_worker_handle(struct tp_worker *w, const struct tp_witem *it)
 	if (it->kind == TP_WI_TICK) {
 		/* Records reach the file at least once a second. */
 		tp_rec_flush(&w->conn);
+		tp_rec_flush(&w->tcp);
 		return;
 	}
 	if (it->kind == TP_WI_END) {
 		tp_flow_flush(w->flows);
 		tp_rec_flush(&w->conn);
+		tp_rec_flush(&w->tcp);
 		return;
 	}
 	if (it->dedup && w->dedup &&
@@ -173,6 +183,10 @@ void tp_worker_handle(struct tp_worker *w, const struct tp_witem *it)
 	bool extends = tp_conn_update(&f->conn, it->side, p);
 	if (f->conn.missed_bytes != missed)
 		w->gaps++;
+	/* Wireshark analyses every segment, also those conn.log drops for
+	 * options cut off by the capture. */
+	if (f->tcpa)
+		tp_tcpa_update(f->tcpa, it->side, p, NULL);
 	if (it->proto == 6 && (it->tcp_flags & TP_TH_ACK))
 		w->acks++;
 	tp_flow_touch(w->flows, f, extends ? it->ts_ns : f->last_ns);
@@ -193,6 +207,9 @@ void tp_worker_handle_batch(struct tp_worker *w, const struct tp_witem *it,
 	for (unsigned i = 0; i < n; i++)
 		if (it[i].kind == TP_WI_PACKET)
 			tp_flow_prefetch_entry(w->flows, it[i].hash);
+	for (unsigned i = 0; i < n; i++)
+		if (it[i].proto == 6 && it[i].kind == TP_WI_PACKET)
+			tp_flow_prefetch_tcpa(w->flows, it[i].hash);
 	for (unsigned i = 0; i < n; i++)
 		tp_worker_handle(w, &it[i]);
 }

@@ -63,6 +63,7 @@ struct tp_worker {
 	struct tp_flow_table *flows;
 	struct tp_dedup *dedup;
 	struct tp_rec conn;
+	struct tp_rec tcp;             /* tcp.log */
 	uint64_t now_ns;
 	uint64_t next_expire_ns;
 	/* counters */
@@ -83,11 +84,12 @@ struct tp_worker {
 	int running;
 };
 
-/* Set up worker id with flow capacity max_flows, writing to conn_log.
- * 0 or -ENOMEM. */
+/* Set up worker id with flow capacity max_flows, writing to conn_log and
+ * tcp_log.  0 or -ENOMEM. */
 int tp_worker_init(struct tp_worker *w, unsigned id,
 		   const struct tp_config *cfg, struct tp_sessions *sessions,
-		   struct tp_log *conn_log, uint64_t max_flows);
+		   struct tp_log *conn_log, struct tp_log *tcp_log,
+		   uint64_t max_flows);
 void tp_worker_fini(struct tp_worker *w);
 
 /* Handle one item (the connection code reads a view rebuilt from it). */

@@ -9,6 +9,8 @@
 #include "decode/packet-t.h"
 #include "flow/conn-t.h"
 
+struct tp_tcpa;
+
 struct tp_flow_key {
 	struct tp_addr a[2];    /* a[0] <= a[1] (with ports as tie-break) */
 	uint16_t port[2];
@@ -23,6 +25,8 @@ struct tp_flow {
 	struct tp_flow_key key;
 	uint64_t first_ns, last_ns;
 	uint64_t phase_ns;              /* entered its timeout class (flow.c) */
+	struct tp_tcpa *tcpa;           /* TCP flows: analytics (flow.c); in
+					 * the line that lookups read */
 	uint32_t hash;
 	uint32_t session;               /* mirror session index, first packet */
 	uint32_t vni;                   /* VNI / tunnel id of the first packet */

@@ -14,6 +14,7 @@ enum {
 	F_MISSED_BYTES, F_HISTORY, F_ORIG_PKTS, F_ORIG_IP_BYTES, F_RESP_PKTS,
 	F_RESP_IP_BYTES, F_TUNNEL_PARENTS, F_IP_PROTO, F_COMMUNITY_ID, F_VNI,
 	F_MIRROR_SESSION, F_ZONE, F_OUTER_SRC,
+	F_TCP0, /* TP_TCP_CONN_NFIELDS headline TCP analytics (tcp-log.c) */
 };
 
 static const struct tp_field conn_fields[] = {
@@ -42,6 +43,7 @@ static const struct tp_field conn_fields[] = {
 	[F_MIRROR_SESSION] = {"mirror_session", TP_FT_STRING},
 	[F_ZONE] = {"zone", TP_FT_STRING},
 	[F_OUTER_SRC] = {"outer_src", TP_FT_ADDR},
+	TP_TCP_CONN_FIELDS(F_TCP0),
 };
 
 const struct tp_log_schema tp_conn_schema = {
@@ -63,6 +65,19 @@ static const char *proto_name(uint8_t proto)
 	default:
 		return "unknown_transport";
 	}
+}
+
+void tp_rec_flow_id(struct tp_rec *r, const struct tp_flow *f)
+{
+	uint8_t o = f->conn.orig_side, re = (uint8_t)(o ^ 1);
+	char uid[24];
+
+	tp_rec_time(r, F_TS, f->first_ns);
+	tp_rec_str(r, F_UID, tp_flow_uid_str(f, uid));
+	tp_rec_addr(r, F_ORIG_H, &f->key.a[o]);
+	tp_rec_uint(r, F_ORIG_P, f->key.port[o]);
+	tp_rec_addr(r, F_RESP_H, &f->key.a[re]);
+	tp_rec_uint(r, F_RESP_P, f->key.port[re]);
 }
 
 char *tp_flow_uid_str(const struct tp_flow *f, char *buf)
@@ -96,16 +111,11 @@ void tp_conn_log_write(struct tp_rec *r, const struct tp_flow *f,
 {
 	const struct tp_conn *c = &f->conn;
 	uint8_t o = c->orig_side, re = (uint8_t)(o ^ 1);
-	char uid[24], cid[64], hist[TP_CONN_HISTORY_MAX + 1];
+	char cid[64], hist[TP_CONN_HISTORY_MAX + 1];
 	uint64_t dur = f->last_ns - f->first_ns;
 
 	tp_rec_begin(r);
-	tp_rec_time(r, F_TS, f->first_ns);
-	tp_rec_str(r, F_UID, tp_flow_uid_str(f, uid));
-	tp_rec_addr(r, F_ORIG_H, &f->key.a[o]);
-	tp_rec_uint(r, F_ORIG_P, f->key.port[o]);
-	tp_rec_addr(r, F_RESP_H, &f->key.a[re]);
-	tp_rec_uint(r, F_RESP_P, f->key.port[re]);
+	tp_rec_flow_id(r, f);
 	tp_rec_str(r, F_PROTO, proto_name(f->key.proto));
 	/* As Zeek: duration and byte counts only once time has passed. */
 	if (dur > 0) {
@@ -135,5 +145,7 @@ void tp_conn_log_write(struct tp_rec *r, const struct tp_flow *f,
 	} else {
 		tp_rec_str(r, F_ZONE, tp_zone_name(s, f->key.zone));
 	}
+	if (f->tcpa)
+		tp_tcp_conn_write(r, F_TCP0, f);
 	tp_rec_end(r);
 }

@@ -4,16 +4,41 @@
 
 #include "decode/decode.h"
 #include "flow/flow-t.h"
+#include "flow/tcp-analysis.h"
 #include "mirror/session.h"
 #include "output/writer.h"
 
 extern const struct tp_log_schema tp_conn_schema;
+extern const struct tp_log_schema tp_tcp_schema;
 extern const struct tp_log_schema tp_weird_schema;
 extern const struct tp_log_schema tp_capture_loss_schema;
 
 /* Append one conn.log record for a flow that ended. */
 void tp_conn_log_write(struct tp_rec *r, const struct tp_flow *f,
 		       struct tp_sessions *s);
+
+/* Append one tcp.log record (TCP analytics, flow/tcp-analysis.h) for a
+ * TCP flow that ended. */
+void tp_tcp_log_write(struct tp_rec *r, const struct tp_flow *f,
+		      const struct tp_tcpa *a);
+
+/* The headline TCP analytics that conn.log carries as extra fields, from
+ * field f0 on: TP_TCP_CONN_FIELDS(f0) in its schema, tp_tcp_conn_write()
+ * for a flow with TCP analytics. */
+#define TP_TCP_CONN_FIELDS(f0)                                          \
+	[(f0) + 0] = {"tcp_initial_rtt", TP_FT_INTERVAL},                 \
+	[(f0) + 1] = {"tcp_app_response", TP_FT_INTERVAL},                \
+	[(f0) + 2] = {"orig_tcp_rtx", TP_FT_COUNT},                       \
+	[(f0) + 3] = {"resp_tcp_rtx", TP_FT_COUNT},                       \
+	[(f0) + 4] = {"orig_tcp_lost", TP_FT_COUNT},                      \
+	[(f0) + 5] = {"resp_tcp_lost", TP_FT_COUNT},                      \
+	[(f0) + 6] = {"tcp_zero_windows", TP_FT_COUNT}
+#define TP_TCP_CONN_NFIELDS 7
+void tp_tcp_conn_write(struct tp_rec *r, unsigned f0, const struct tp_flow *f);
+
+/* Fields 0 to 5 of every per-flow log: ts uid id.orig_h id.orig_p
+ * id.resp_h id.resp_p, after tp_rec_begin(). */
+void tp_rec_flow_id(struct tp_rec *r, const struct tp_flow *f);
 
 /* Zeek's uid text ("C" + base62) of a flow; buf holds 24 bytes. */
 char *tp_flow_uid_str(const struct tp_flow *f, char *buf);
