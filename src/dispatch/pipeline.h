@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "app/app-flow.h"
 #include "capture/rx.h"
 #include "decode/decode.h"
 #include "util/config.h"
@@ -50,6 +51,7 @@ struct tp_pipeline_totals {
 	uint64_t rx_errors;
 	uint64_t by_event[TP_EV__COUNT];
 	uint64_t by_encap[TP_ENCAP__COUNT];
+	struct tp_app_stats app;         /* parsers, reassembly, nDPI */
 };
 
 /* `tapir read`: open the logs in cfg->log_dir and start the workers; one

@@ -9,6 +9,8 @@
 #include "decode/packet-t.h"
 #include "flow/conn-t.h"
 
+struct tp_app_flow;
+
 struct tp_flow_key {
 	struct tp_addr a[2];    /* a[0] <= a[1] (with ports as tie-break) */
 	uint16_t port[2];
@@ -30,6 +32,7 @@ struct tp_flow {
 	uint8_t encap;                  /* enum tp_encap of the first packet */
 	uint8_t tclass;                 /* timeout class (flow.c) */
 	uint8_t service;                /* reserved for application classification */
+	struct tp_app_flow *app;        /* application state (app/app.c), or NULL */
 	struct tp_conn conn;
 };
 

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <xxhash.h>
 
+#include "app/app-flow.h"
 #include "flow/community-id.h"
 #include "flow/conn.h"
 #include "output/logs.h"
@@ -13,7 +14,7 @@ enum {
 	F_SERVICE, F_DURATION, F_ORIG_BYTES, F_RESP_BYTES, F_CONN_STATE,
 	F_MISSED_BYTES, F_HISTORY, F_ORIG_PKTS, F_ORIG_IP_BYTES, F_RESP_PKTS,
 	F_RESP_IP_BYTES, F_TUNNEL_PARENTS, F_IP_PROTO, F_COMMUNITY_ID, F_VNI,
-	F_MIRROR_SESSION, F_ZONE, F_OUTER_SRC,
+	F_MIRROR_SESSION, F_ZONE, F_OUTER_SRC, F_NDPI_RISKS,
 };
 
 static const struct tp_field conn_fields[] = {
@@ -42,6 +43,7 @@ static const struct tp_field conn_fields[] = {
 	[F_MIRROR_SESSION] = {"mirror_session", TP_FT_STRING},
 	[F_ZONE] = {"zone", TP_FT_STRING},
 	[F_OUTER_SRC] = {"outer_src", TP_FT_ADDR},
+	[F_NDPI_RISKS] = {"ndpi_risks", TP_FT_SET_STRING},
 };
 
 const struct tp_log_schema tp_conn_schema = {
@@ -107,6 +109,9 @@ void tp_conn_log_write(struct tp_rec *r, const struct tp_flow *f,
 	tp_rec_addr(r, F_RESP_H, &f->key.a[re]);
 	tp_rec_uint(r, F_RESP_P, f->key.port[re]);
 	tp_rec_str(r, F_PROTO, proto_name(f->key.proto));
+	const char *service = tp_app_service(f);
+	if (service)
+		tp_rec_str(r, F_SERVICE, service);
 	/* As Zeek: duration and byte counts only once time has passed. */
 	if (dur > 0) {
 		tp_rec_interval(r, F_DURATION, dur);
@@ -135,5 +140,9 @@ void tp_conn_log_write(struct tp_rec *r, const struct tp_flow *f,
 	} else {
 		tp_rec_str(r, F_ZONE, tp_zone_name(s, f->key.zone));
 	}
+	const char *risks[64];
+	size_t nrisks = tp_app_risks(f, risks, 64);
+	if (nrisks)
+		tp_rec_strset(r, F_NDPI_RISKS, risks, nrisks);
 	tp_rec_end(r);
 }

@@ -34,6 +34,8 @@ static const char *const ftype_names[] = {
 	[TP_FT_COUNT] = "count",       [TP_FT_INT] = "int",
 	[TP_FT_BOOL] = "bool",         [TP_FT_DOUBLE] = "double",
 	[TP_FT_SET_STRING] = "set[string]",
+	[TP_FT_VEC_STRING] = "vector[string]",
+	[TP_FT_VEC_INTERVAL] = "vector[interval]",
 };
 
 static void write_all(struct tp_log *log, const char *p, size_t n)
@@ -485,6 +487,30 @@ void tp_rec_strset(struct tp_rec *r, unsigned f, const char *const *v,
 		put_escaped(r, v[i], strlen(v[i]), true);
 		if (json)
 			putc_(r, '"');
+	}
+	if (json)
+		putc_(r, ']');
+}
+
+void tp_rec_strvec(struct tp_rec *r, unsigned f, const char *const *v,
+		   size_t n)
+{
+	tp_rec_strset(r, f, v, n);
+}
+
+void tp_rec_intervals(struct tp_rec *r, unsigned f, const uint64_t *ns,
+		      size_t n)
+{
+	bool json = r->log->fmt == TP_FMT_JSON;
+	field(r, f);
+	if (json)
+		putc_(r, '[');
+	else if (n == 0)
+		put(r, "(empty)", 7);
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0)
+			putc_(r, ',');
+		put_secs(r, ns[i]);
 	}
 	if (json)
 		putc_(r, ']');
