@@ -16,6 +16,8 @@
 #include "util/config.h"
 
 struct tp_app;          /* one worker's */
+struct tp_app_logs;
+struct tp_app_ops;
 struct tp_app_shared;   /* the pipeline's: log files */
 struct tp_log_schema;
 struct tp_rec;
@@ -42,6 +44,16 @@ int tp_app_shared_rotate(struct tp_app_shared *s, uint64_t now_ns,
 			 bool reopen);
 /* Close the files.  0 or -errno of the first failure. */
 int tp_app_shared_free(struct tp_app_shared *s, uint64_t close_ns);
+
+/* The app logs of s for a caller that is not a worker (tests, fuzz
+ * targets): what tp_app_rec takes.  NULL on ENOMEM.  Free flushes. */
+struct tp_app_logs *tp_app_logs_new(struct tp_app_shared *s);
+void tp_app_logs_free(struct tp_app_logs *logs);
+
+/* The parsers (one file each under src/app/). */
+extern const struct tp_app_ops tp_app_http;
+extern const struct tp_app_ops tp_app_dns;      /* over UDP */
+extern const struct tp_app_ops tp_app_dns_tcp;  /* over TCP */
 
 /* A worker's: nworkers share the reassembly memory cap.  NULL on ENOMEM
  * (or when app.enabled is off). */

@@ -31,10 +31,6 @@
 
 #define MAX_LOGS 16
 
-extern const struct tp_app_ops tp_app_http;
-extern const struct tp_app_ops tp_app_dns;
-extern const struct tp_app_ops tp_app_dns_tcp;
-
 /* The parsers, with the ports Zeek registers each analyzer on: a flow to
  * one of them tries that parser's probe first.  A port_only parser is
  * tried on its ports alone (its probe could not tell it from noise; Zeek
@@ -173,6 +169,24 @@ struct tp_rec *tp_app_rec(struct tp_app_logs *logs,
 		return NULL;
 	}
 	return &logs->e[i].rec;
+}
+
+struct tp_app_logs *tp_app_logs_new(struct tp_app_shared *s)
+{
+	struct tp_app_logs *logs = tp_calloc(1, sizeof(*logs));
+	if (logs)
+		logs->shared = s;
+	return logs;
+}
+
+void tp_app_logs_free(struct tp_app_logs *logs)
+{
+	if (!logs)
+		return;
+	for (unsigned i = 0; i < logs->n; i++)
+		if (!logs->e[i].failed)
+			tp_rec_fini(&logs->e[i].rec);
+	tp_free(logs, sizeof(*logs));
 }
 
 /* ---- per worker -------------------------------------------------------- */

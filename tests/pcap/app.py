@@ -13,6 +13,12 @@ Cases:
              query/response pair, trans_id, query, qclass, qtype, rcode,
              AA TC RD RA Z, answers and TTLs (answer section), rtt,
              rejected, proto.
+  truth      a tracegen capture (VXLAN, both sides mirrored, retransmissions,
+             an HTTP/DNS/TLS/SSH mix and the attack scenarios) against
+             tracegen's ground truth: every HTTP transaction (method, host,
+             uri, status, body lengths) and DNS query (id, qname, qtype,
+             rcode, number of answers), and conn.log's service of every
+             HTTP, DNS, TLS and SSH flow.
   malformed  every capture of the malformed corpus and the DNS/HTTP
              captures with each payload cut to half: read without
              a crash, and a cut DNS message gives a weird.log line.
@@ -437,6 +443,73 @@ def dns_case(tapir, shared, work):
                 check(what + " rcode", r.get("rcode"), None)
 
 
+# ---- tracegen truth ---------------------------------------------------------
+
+def truth_case(tapir, shared, work):
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import run as pcap_run
+    tg = pcap_run.build_tracegen(argparse.Namespace(shared=shared, work=work))
+    if not tg:
+        print("SKIP: tracegen did not build")
+        return SKIP
+    pcap = os.path.join(work, "app-truth.pcap")
+    tjson = os.path.join(work, "app-truth.json")
+    subprocess.run([tg, "--flows", "400", "--udp-flows", "200", "--duration",
+                    "20", "--seed", "11", "--encap", "vxlan",
+                    "--mirror-both-sides", "--retrans-share", "0.01",
+                    "--ssh-bruteforce=10", "--dir-enum=40", "--dns-tunnel=30",
+                    "--beacon=5", "-o", pcap, "--truth", tjson],
+                   check=True, capture_output=True)
+    out = os.path.join(work, "app-truth")
+    run_tapir(tapir, pcap, out)
+    with open(tjson) as f:
+        truth = json.load(f)
+    http = {}
+    for r in read_log(os.path.join(out, "http.log")):
+        http.setdefault((r["id.orig_h"], r["id.orig_p"]), []).append(r)
+    dns = {}
+    for r in read_log(os.path.join(out, "dns.log")):
+        dns.setdefault((r["id.orig_h"], r["id.orig_p"], r["trans_id"]), []).append(r)
+    conns = {}
+    for r in read_log(os.path.join(out, "conn.log")):
+        conns[(r["id.orig_h"], r["id.orig_p"], r["id.resp_h"], r["id.resp_p"])] = r
+    service = {"http": "http", "dns": "dns", "tls": "ssl", "ssh": "ssh"}
+    for t in truth["flows"]:
+        app = t.get("app")
+        key = (t["client"], t["client_port"])
+        what = "flow %d (%s %s)" % (t["id"], app, t.get("scenario"))
+        c = conns.get((t["client"], t["client_port"], t["server"], t["server_port"]))
+        if app in service:
+            check(what + " service", c.get("service") if c else None,
+                  service[app])
+        if app == "http":
+            mine = sorted(http.get(key, []), key=lambda r: r["trans_depth"])
+            want = t.get("http", [])
+            check(what + " transactions", len(mine), len(want))
+            for i, (r, w) in enumerate(zip(mine, want), 1):
+                tw = "%s request %d" % (what, i)
+                check(tw + " method", r.get("method"), w["method"])
+                check(tw + " host", r.get("host"), w["host"])
+                check(tw + " uri", r.get("uri"), w["uri"])
+                check(tw + " status_code", r.get("status_code"), w["status"])
+                check(tw + " request_body_len", r.get("request_body_len"),
+                      w["req_body"])
+                check(tw + " response_body_len", r.get("response_body_len"),
+                      w["resp_body"])
+        elif app == "dns":
+            d = t["dns"]
+            mine = dns.get((t["client"], t["client_port"], d["id"]), [])
+            check(what + " records", len(mine), 1)
+            if mine:
+                r = mine[0]
+                check(what + " query", r.get("query"), d["qname"])
+                check(what + " qtype_name", r.get("qtype_name"), d["qtype"])
+                check(what + " rcode_name", r.get("rcode_name"), d["rcode"])
+                check(what + " answers", len(r.get("answers", [])),
+                      d["answers"])
+    return 0
+
+
 # ---- malformed -------------------------------------------------------------
 
 def cut_pcap(src, dst, keep):
@@ -521,12 +594,12 @@ def main():
     ap.add_argument("--tapir", required=True)
     ap.add_argument("--shared", default=os.environ.get("TAPIR_SHARED", ""))
     ap.add_argument("--work", default="/tmp/tapir-app-test")
-    ap.add_argument("case", choices=["http", "dns", "malformed"])
+    ap.add_argument("case", choices=["http", "dns", "truth", "malformed"])
     a = ap.parse_args()
     if not a.shared or not os.path.isdir(os.path.join(a.shared, "corpus")):
         print("SKIP: no shared corpus at %r (set TAPIR_SHARED)" % a.shared)
         return SKIP
-    if a.case != "malformed" and not shutil.which("tshark"):
+    if a.case in ("http", "dns") and not shutil.which("tshark"):
         print("SKIP: tshark is not installed")
         return SKIP
     os.makedirs(a.work, exist_ok=True)
@@ -537,8 +610,10 @@ def main():
         for k, v in NOT_COMPARED.items():
             if k.startswith(a.case + "."):
                 print("NOT COMPARED %s: %s" % (k, v))
-    {"http": http_case, "dns": dns_case, "malformed": malformed_case}[a.case](
-        a.tapir, a.shared, a.work)
+    rc = {"http": http_case, "dns": dns_case, "truth": truth_case,
+          "malformed": malformed_case}[a.case](a.tapir, a.shared, a.work)
+    if rc == SKIP:
+        return SKIP
     print("%d passed, %d failed" % (passes, failures))
     return 1 if failures else 0
 
