@@ -74,11 +74,13 @@ const struct tp_log_schema tp_dns_schema = {
 	.nfields = sizeof(dns_fields) / sizeof(dns_fields[0]),
 };
 
+/* A query awaiting its response: allocated to the length of its name. */
 struct dns_query {
 	uint64_t ts_ns;
 	uint16_t id, qtype, qclass;
 	uint8_t has_q, rd;
-	char name[MAX_NAME];
+	uint16_t size;           /* of the allocation */
+	char name[];
 };
 
 /* One direction's TCP framing: the message being gathered. */
@@ -91,7 +93,7 @@ struct dns_tcp {
 };
 
 struct dns_state {
-	struct dns_query q[MAX_PENDING];
+	struct dns_query *q[MAX_PENDING];
 	unsigned nq;
 	struct dns_tcp t[2];
 };
@@ -424,6 +426,7 @@ static int parse(const uint8_t *msg, size_t len, struct dns_msg *m,
 
 static void pop(struct dns_state *s, unsigned i)
 {
+	tp_free(s->q[i], s->q[i]->size);
 	memmove(&s->q[i], &s->q[i + 1], (s->nq - i - 1) * sizeof(s->q[0]));
 	s->nq--;
 }
@@ -444,22 +447,28 @@ static void message(struct dns_state *s, struct tp_app_ctx *ctx,
 	if (!(m->flags & 0x8000)) {
 		if (s->nq == MAX_PENDING) {
 			/* Unanswered for too long: logged without a reply. */
-			write_rec(ctx, &s->q[0], NULL, 0);
+			write_rec(ctx, s->q[0], NULL, 0);
 			pop(s, 0);
 		}
-		struct dns_query *q = &s->q[s->nq++];
+		size_t nl = m->has_q ? strlen(m->qname) + 1 : 1;
+		size_t size = sizeof(struct dns_query) + nl;
+		struct dns_query *q = tp_malloc(size);
+		if (!q)
+			goto out;
+		s->q[s->nq++] = q;
+		q->size = (uint16_t)size;
 		q->ts_ns = ctx->ts_ns;
 		q->id = m->id;
 		q->rd = (m->flags & 0x0100) != 0;
 		q->has_q = m->has_q;
 		q->qtype = m->qtype;
 		q->qclass = m->qclass;
-		memcpy(q->name, m->qname, sizeof(q->name));
+		memcpy(q->name, m->has_q ? m->qname : "", nl);
 		goto out;
 	}
 	for (unsigned i = 0; i < s->nq; i++)
-		if (s->q[i].id == m->id) {
-			write_rec(ctx, &s->q[i], m, ctx->ts_ns);
+		if (s->q[i]->id == m->id) {
+			write_rec(ctx, s->q[i], m, ctx->ts_ns);
 			pop(s, i);
 			goto out;
 		}
@@ -557,9 +566,10 @@ static void dns_gap(void *st, struct tp_app_ctx *ctx, enum tp_app_dir dir,
 static void dns_end(void *st, struct tp_app_ctx *ctx)
 {
 	struct dns_state *s = st;
-	for (unsigned i = 0; i < s->nq; i++)
-		write_rec(ctx, &s->q[i], NULL, 0);
-	s->nq = 0;
+	while (s->nq) {
+		write_rec(ctx, s->q[0], NULL, 0);
+		pop(s, 0);
+	}
 	for (int d = 0; d < 2; d++)
 		if (s->t[d].need && s->t[d].have < s->t[d].need &&
 		    !s->t[d].lost)
@@ -569,6 +579,8 @@ static void dns_end(void *st, struct tp_app_ctx *ctx)
 static void dns_fini(void *st)
 {
 	struct dns_state *s = st;
+	while (s->nq)
+		pop(s, 0);
 	for (int d = 0; d < 2; d++)
 		if (s->t[d].buf)
 			tp_free(s->t[d].buf, 65535);
