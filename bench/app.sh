@@ -36,7 +36,8 @@ time_of() { # label file cmd...: one table row
 	local label=$1 file=$2
 	shift 2
 	local t
-	t=$( { /usr/bin/time -f '%e %U %S' "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1)
+	/usr/bin/time -o "$scratch/time" -f '%e %U %S' "$@" >/dev/null 2>&1
+	t=$(tail -1 "$scratch/time")
 	local bytes
 	bytes=$(stat -c %s "$file")
 	read -r wall user sys <<<"$t"
