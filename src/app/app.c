@@ -201,6 +201,7 @@ struct tp_app_flow {
 	uint64_t risk;                    /* nDPI's flow risks */
 	uint32_t probed[2];               /* bytes the probes saw, by app dir */
 	uint16_t ndpi_pkts;
+	uint8_t ndpi_started;
 	uint8_t state;
 	char service[23];
 };
@@ -254,6 +255,25 @@ static void ndpi_stop(struct tp_app *a, struct tp_app_flow *af, bool giveup)
 	af->nd = NULL;
 }
 
+/* Is a parser registered for the responder's port of f? */
+static bool port_parser(const struct tp_flow *f)
+{
+	uint16_t resp_port = f->key.port[f->conn.orig_side ^ 1];
+	for (size_t i = 0; i < NPARSERS; i++)
+		if (parsers[i].ops->ipproto == f->key.proto)
+			for (size_t k = 0; k < 8 && parsers[i].ports[k]; k++)
+				if (parsers[i].ports[k] == resp_port)
+					return true;
+	return false;
+}
+
+static void ndpi_start(struct tp_app *a, struct tp_app_flow *af)
+{
+	af->ndpi_started = 1;
+	af->nd = tp_ndpi_flow_new(a->ndpi);
+	a->st.ndpi_flows += af->nd != NULL;
+}
+
 static const struct tp_app_ops *choose(const struct tp_flow *f, uint8_t dir,
 				       const uint8_t *b, size_t n)
 {
@@ -277,11 +297,14 @@ static const struct tp_app_ops *choose(const struct tp_flow *f, uint8_t dir,
 }
 
 /* No parser for this flow.  Its held segments are freed once the
- * reassembly call that got here returns. */
+ * reassembly call that got here returns; nDPI takes over if it was
+ * waiting for the port's parser. */
 static void give_up(struct tp_app *a, struct tp_app_flow *af)
 {
 	af->state = ST_DONE;
 	a->st.given_up++;
+	if (a->ndpi && !af->ndpi_started)
+		ndpi_start(a, af);
 }
 
 /* In-order bytes of app direction dir. */
@@ -400,10 +423,10 @@ void tp_app_packet(struct tp_app *a, struct tp_flow *f, uint8_t side,
 			return;
 		f->app = af;
 		a->st.flows++;
-		if (a->ndpi) {
-			af->nd = tp_ndpi_flow_new(a->ndpi);
-			a->st.ndpi_flows += af->nd != NULL;
-		}
+		/* A flow to a parser's port waits for that parser's verdict
+		 * before nDPI spends anything on it. */
+		if (a->ndpi && !port_parser(f))
+			ndpi_start(a, af);
 	} else if (af->state == ST_DONE && !af->nd) {
 		return;
 	}

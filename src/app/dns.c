@@ -242,18 +242,12 @@ static void write_rec(struct tp_app_ctx *ctx, const struct dns_query *q,
 	struct tp_rec *r = tp_app_rec(ctx->logs, &tp_dns_schema);
 	if (!r)
 		return;
-	const struct tp_flow *f = ctx->flow;
-	uint8_t o = f->conn.orig_side, re = (uint8_t)(o ^ 1);
-	char uid[24], b1[24], b2[24], b3[24];
+	char b1[24], b2[24], b3[24];
 
 	tp_rec_begin(r);
 	tp_rec_time(r, D_TS, q ? q->ts_ns : resp_ns);
-	tp_rec_str(r, D_UID, tp_flow_uid_str(f, uid));
-	tp_rec_addr(r, D_ORIG_H, &f->key.a[o]);
-	tp_rec_uint(r, D_ORIG_P, f->key.port[o]);
-	tp_rec_addr(r, D_RESP_H, &f->key.a[re]);
-	tp_rec_uint(r, D_RESP_P, f->key.port[re]);
-	tp_rec_str(r, D_PROTO, f->key.proto == 6 ? "tcp" : "udp");
+	tp_rec_flow_id(r, D_UID, ctx->flow);
+	tp_rec_str(r, D_PROTO, ctx->flow->key.proto == 6 ? "tcp" : "udp");
 	tp_rec_uint(r, D_TRANS_ID, m ? m->id : q->id);
 	if (q && m)
 		tp_rec_interval(r, D_RTT, resp_ns - q->ts_ns);
@@ -434,15 +428,15 @@ static void pop(struct dns_state *s, unsigned i)
 static void message(struct dns_state *s, struct tp_app_ctx *ctx,
 		    const uint8_t *msg, size_t len)
 {
-	struct dns_msg *m = tp_malloc(sizeof(*m));
+	/* Parsed into the thread's scratch: no allocation per message. */
+	static _Thread_local struct dns_msg scratch;
+	struct dns_msg *m = &scratch;
 	const char *why = NULL;
-	if (!m)
-		return;
 	if (parse(msg, len, m, &why) < 0) {
 		ctx->weird(ctx, why, NULL);
 		/* A query that got that far is still worth its record. */
 		if (len < 12)
-			goto out;
+			return;
 	}
 	if (!(m->flags & 0x8000)) {
 		if (s->nq == MAX_PENDING) {
@@ -454,7 +448,7 @@ static void message(struct dns_state *s, struct tp_app_ctx *ctx,
 		size_t size = sizeof(struct dns_query) + nl;
 		struct dns_query *q = tp_malloc(size);
 		if (!q)
-			goto out;
+			return;
 		s->q[s->nq++] = q;
 		q->size = (uint16_t)size;
 		q->ts_ns = ctx->ts_ns;
@@ -464,17 +458,15 @@ static void message(struct dns_state *s, struct tp_app_ctx *ctx,
 		q->qtype = m->qtype;
 		q->qclass = m->qclass;
 		memcpy(q->name, m->has_q ? m->qname : "", nl);
-		goto out;
+		return;
 	}
 	for (unsigned i = 0; i < s->nq; i++)
 		if (s->q[i]->id == m->id) {
 			write_rec(ctx, s->q[i], m, ctx->ts_ns);
 			pop(s, i);
-			goto out;
+			return;
 		}
 	write_rec(ctx, NULL, m, ctx->ts_ns);
-out:
-	tp_free(m, sizeof(*m));
 }
 
 /* ---- ops --------------------------------------------------------------- */

@@ -21,7 +21,6 @@
 #include <strings.h>
 
 #include "app/app.h"
-#include "flow/community-id.h"
 #include "output/logs.h"
 #include "output/writer.h"
 #include "util/mem.h"
@@ -220,32 +219,17 @@ static void write_txn(struct tp_app_ctx *ctx, const struct http_txn *t)
 	struct tp_rec *r = tp_app_rec(ctx->logs, &tp_http_schema);
 	if (!r)
 		return;
-	const struct tp_flow *f = ctx->flow;
-	uint8_t o = f->conn.orig_side, re = (uint8_t)(o ^ 1);
-	char uid[24];
+	/* The request's strings, in schema order from H_METHOD. */
+	const char *const req[] = {t->method, t->host, t->uri, t->referrer,
+				   t->version, t->user_agent, t->origin};
 
 	tp_rec_begin(r);
 	tp_rec_time(r, H_TS, t->ts_ns);
-	tp_rec_str(r, H_UID, tp_flow_uid_str(f, uid));
-	tp_rec_addr(r, H_ORIG_H, &f->key.a[o]);
-	tp_rec_uint(r, H_ORIG_P, f->key.port[o]);
-	tp_rec_addr(r, H_RESP_H, &f->key.a[re]);
-	tp_rec_uint(r, H_RESP_P, f->key.port[re]);
+	tp_rec_flow_id(r, H_UID, ctx->flow);
 	tp_rec_uint(r, H_TRANS_DEPTH, t->depth);
-	if (t->method)
-		tp_rec_str(r, H_METHOD, t->method);
-	if (t->host)
-		tp_rec_str(r, H_HOST, t->host);
-	if (t->uri)
-		tp_rec_str(r, H_URI, t->uri);
-	if (t->referrer)
-		tp_rec_str(r, H_REFERRER, t->referrer);
-	if (t->version)
-		tp_rec_str(r, H_VERSION, t->version);
-	if (t->user_agent)
-		tp_rec_str(r, H_USER_AGENT, t->user_agent);
-	if (t->origin)
-		tp_rec_str(r, H_ORIGIN, t->origin);
+	for (unsigned i = 0; i < sizeof(req) / sizeof(req[0]); i++)
+		if (req[i])
+			tp_rec_str(r, H_METHOD + i, req[i]);
 	tp_rec_uint(r, H_REQUEST_BODY_LEN, t->req_body);
 	tp_rec_uint(r, H_RESPONSE_BODY_LEN, t->resp_body);
 	if (t->has_status) {

@@ -93,6 +93,18 @@ char *tp_flow_uid_str(const struct tp_flow *f, char *buf)
 	return buf;
 }
 
+void tp_rec_flow_id(struct tp_rec *r, unsigned uid_field,
+		    const struct tp_flow *f)
+{
+	uint8_t o = f->conn.orig_side, re = (uint8_t)(o ^ 1);
+	char uid[24];
+	tp_rec_str(r, uid_field, tp_flow_uid_str(f, uid));
+	tp_rec_addr(r, uid_field + 1, &f->key.a[o]);
+	tp_rec_uint(r, uid_field + 2, f->key.port[o]);
+	tp_rec_addr(r, uid_field + 3, &f->key.a[re]);
+	tp_rec_uint(r, uid_field + 4, f->key.port[re]);
+}
+
 void tp_conn_log_write(struct tp_rec *r, const struct tp_flow *f,
 		       struct tp_sessions *s)
 {

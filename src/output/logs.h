@@ -18,6 +18,12 @@ void tp_conn_log_write(struct tp_rec *r, const struct tp_flow *f,
 /* Zeek's uid text ("C" + base62) of a flow; buf holds 24 bytes. */
 char *tp_flow_uid_str(const struct tp_flow *f, char *buf);
 
+/* The fields uid id.orig_h id.orig_p id.resp_h id.resp_p of flow f, at
+ * schema indexes uid_field to uid_field + 4 (every Zeek log that names a
+ * connection has them in that order). */
+void tp_rec_flow_id(struct tp_rec *r, unsigned uid_field,
+		    const struct tp_flow *f);
+
 /* weird.log, with Zeek's sampling: the first `threshold` events of a name
  * are written, then one in every `rate`; counters keep the exact count. */
 struct tp_weird;

@@ -119,9 +119,6 @@ static uint64_t flow_count(struct tp_weird *w, const char *name)
 void tp_weird_flow(struct tp_weird *w, uint64_t ts_ns, const struct tp_flow *f,
 		   const char *name, const char *addl, const char *source)
 {
-	char uid[24];
-	uint8_t o = f->conn.orig_side, re = (uint8_t)(o ^ 1);
-
 	pthread_mutex_lock(&w->mu);
 	uint64_t n = flow_count(w, name);
 	if (n > w->threshold && (n - w->threshold) % w->rate != 0) {
@@ -131,11 +128,7 @@ void tp_weird_flow(struct tp_weird *w, uint64_t ts_ns, const struct tp_flow *f,
 	struct tp_rec *r = &w->rec;
 	tp_rec_begin(r);
 	tp_rec_time(r, W_TS, ts_ns);
-	tp_rec_str(r, W_UID, tp_flow_uid_str(f, uid));
-	tp_rec_addr(r, W_ORIG_H, &f->key.a[o]);
-	tp_rec_uint(r, W_ORIG_P, f->key.port[o]);
-	tp_rec_addr(r, W_RESP_H, &f->key.a[re]);
-	tp_rec_uint(r, W_RESP_P, f->key.port[re]);
+	tp_rec_flow_id(r, W_UID, f);
 	tp_rec_str(r, W_NAME, name);
 	if (addl && addl[0])
 		tp_rec_str(r, W_ADDL, addl);
