@@ -565,6 +565,46 @@ def malformed_case(tapir, shared, work):
     weirds = [w["name"] for w in read_log(os.path.join(out, "weird.log"))]
     check("bad-dns.pcap weird", "DNS_RR_length_mismatch" in weirds, True)
     check("bad-dns.pcap loop weird", "DNS_truncated_quest_too_short" in weirds, True)
+    # An HTTP reply whose chunk size is not hex, then a reply to nothing.
+    name = os.path.join(work, "app-malformed", "bad-http.pcap")
+    with open(name, "wb") as fh:
+        fh.write(struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1))
+        for i, p in enumerate(bad_http_packets()):
+            fh.write(struct.pack("<IIII", 1700000000, i * 1000, len(p), len(p)) + p)
+    out = os.path.join(work, "app-malformed", "bad-http")
+    run_tapir(tapir, name, out)
+    weirds = [w for w in read_log(os.path.join(out, "weird.log"))]
+    check("bad-http.pcap chunk weird",
+          [w["source"] for w in weirds if w["name"] == "HTTP_bad_chunk_size"],
+          ["HTTP"])
+    recs = read_log(os.path.join(out, "http.log"))
+    check("bad-http.pcap record", [(r.get("method"), r.get("status_code"))
+                                   for r in recs], [("GET", 200)])
+
+
+def ip_tcp(src, dst, sport, dport, seq, ack, flags, payload=b""):
+    tcp = struct.pack("!HHIIBBHHH", sport, dport, seq, ack, 5 << 4, flags,
+                      65535, 0, 0)
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp) + len(payload),
+                     1, 0, 64, 6, 0, bytes(src), bytes(dst))
+    eth = b"\x00\x11\x22\x33\x44\x55\x66\x77\x88\x99\xaa\xbb\x08\x00"
+    return eth + ip + tcp + payload
+
+
+def bad_http_packets():
+    c, s = [10, 0, 0, 1], [10, 0, 0, 2]
+    req = b"GET /x HTTP/1.1\r\nHost: h\r\n\r\n"
+    resp = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\n"
+    return [
+        ip_tcp(c, s, 40000, 80, 100, 0, 0x02),
+        ip_tcp(s, c, 80, 40000, 500, 101, 0x12),
+        ip_tcp(c, s, 40000, 80, 101, 501, 0x10),
+        ip_tcp(c, s, 40000, 80, 101, 501, 0x18, req),
+        ip_tcp(s, c, 80, 40000, 501, 101 + len(req), 0x18, resp),
+        ip_tcp(c, s, 40000, 80, 101 + len(req), 501 + len(resp), 0x11),
+        ip_tcp(s, c, 80, 40000, 501 + len(resp), 102 + len(req), 0x11),
+        ip_tcp(c, s, 40000, 80, 102 + len(req), 502 + len(resp), 0x10),
+    ]
 
 
 def ip_udp(payload, sport, dport):
