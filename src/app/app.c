@@ -297,14 +297,11 @@ static const struct tp_app_ops *choose(const struct tp_flow *f, uint8_t dir,
 }
 
 /* No parser for this flow.  Its held segments are freed once the
- * reassembly call that got here returns; nDPI takes over if it was
- * waiting for the port's parser. */
+ * reassembly call that got here returns. */
 static void give_up(struct tp_app *a, struct tp_app_flow *af)
 {
 	af->state = ST_DONE;
 	a->st.given_up++;
-	if (a->ndpi && !af->ndpi_started)
-		ndpi_start(a, af);
 }
 
 /* In-order bytes of app direction dir. */
@@ -410,38 +407,11 @@ void tp_app_free(struct tp_app *a)
 	tp_free(a, sizeof(*a));
 }
 
-void tp_app_packet(struct tp_app *a, struct tp_flow *f, uint8_t side,
-		   const struct tp_pkt *p, const uint8_t *b, uint32_t n,
-		   uint32_t l4_off)
+/* The parsers' share of a packet: reassembly (TCP) or the datagram. */
+static void parse_packet(struct tp_app *a, struct tp_app_flow *af,
+			 struct tp_flow *f, uint8_t side, const struct tp_pkt *p,
+			 const uint8_t *b, uint32_t n, uint32_t l4_off)
 {
-	struct tp_app_flow *af = f->app;
-	if (!n || (f->key.proto != 6 && f->key.proto != 17))
-		return;
-	if (!af) {
-		af = tp_calloc(1, sizeof(*af));
-		if (!af)
-			return;
-		f->app = af;
-		a->st.flows++;
-		/* A flow to a parser's port waits for that parser's verdict
-		 * before nDPI spends anything on it. */
-		if (a->ndpi && !port_parser(f))
-			ndpi_start(a, af);
-	} else if (af->state == ST_DONE && !af->nd) {
-		return;
-	}
-	a->cur = f;
-	a->ctx.ts_ns = p->ts_ns;
-	a->ctx.flow = f;
-
-	if (af->nd) {
-		bool done = tp_ndpi_packet(a->ndpi, af->nd, b, n, p->ts_ns);
-		if (done || ++af->ndpi_pkts >= a->cfg->app_ndpi_packets)
-			ndpi_stop(a, af, !done);
-	}
-	if (af->state == ST_DONE)
-		return;
-
 	uint32_t cap = n > l4_off ? n - l4_off : 0;
 	if (cap > p->payload_cap)
 		cap = p->payload_cap;
@@ -464,6 +434,45 @@ void tp_app_packet(struct tp_app *a, struct tp_flow *f, uint8_t side,
 		return;
 	}
 	deliver(a, af, dir, pay, cap);
+}
+
+void tp_app_packet(struct tp_app *a, struct tp_flow *f, uint8_t side,
+		   const struct tp_pkt *p, const uint8_t *b, uint32_t n,
+		   uint32_t l4_off)
+{
+	struct tp_app_flow *af = f->app;
+	if (!n || (f->key.proto != 6 && f->key.proto != 17))
+		return;
+	if (!af) {
+		af = tp_calloc(1, sizeof(*af));
+		if (!af)
+			return;
+		f->app = af;
+		a->st.flows++;
+		/* A flow to a parser's port waits for that parser's verdict
+		 * before nDPI spends anything on it; any other starts nDPI at
+		 * its first packet. */
+		if (a->ndpi && !port_parser(f))
+			ndpi_start(a, af);
+	} else if (af->state == ST_DONE && !af->nd) {
+		return;
+	}
+	a->cur = f;
+	a->ctx.ts_ns = p->ts_ns;
+	a->ctx.flow = f;
+
+	if (af->state != ST_DONE)
+		parse_packet(a, af, f, side, p, b, n, l4_off);
+	/* The port's parser did not take the bytes seen so far: nDPI
+	 * starts with this packet. */
+	if (a->ndpi && !af->ndpi_started && af->state != ST_PARSE &&
+	    (af->probed[0] || af->probed[1] || af->state == ST_DONE))
+		ndpi_start(a, af);
+	if (af->nd) {
+		bool done = tp_ndpi_packet(a->ndpi, af->nd, b, n, p->ts_ns);
+		if (done || ++af->ndpi_pkts >= a->cfg->app_ndpi_packets)
+			ndpi_stop(a, af, !done);
+	}
 }
 
 void tp_app_flow_end(struct tp_app *a, struct tp_flow *f)

@@ -19,6 +19,11 @@ Cases:
              uri, status, body lengths) and DNS query (id, qname, qtype,
              rcode, number of answers), and conn.log's service of every
              HTTP, DNS, TLS and SSH flow.
+  ndpi       every capture in corpus/protocols: conn.log's service of every
+             TCP and UDP flow that ndpiReader (the same nDPI 4.2) classifies
+             by DPI, against ndpiReader's protocol in Zeek's names (the map
+             of src/app/ndpi.c); flows it only guesses by port must have no
+             service in tapir.
   malformed  every capture of the malformed corpus and the DNS/HTTP
              captures with each payload cut to half: read without
              a crash, and a cut DNS message gives a weird.log line.
@@ -35,6 +40,7 @@ import argparse
 import glob
 import json
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -510,6 +516,65 @@ def truth_case(tapir, shared, work):
     return 0
 
 
+# ---- nDPI -------------------------------------------------------------------
+
+# Where tapir's service differs from ndpiReader's classification on purpose.
+NDPI_EXCEPTIONS = {}
+
+
+def zeek_names():
+    """nDPI name → Zeek name, read from src/app/ndpi.c's table."""
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                       "src", "app", "ndpi.c")
+    with open(src) as f:
+        text = f.read()
+    table = text[text.index("zeek_names[]"):]
+    table = table[:table.index("};")]
+    return dict(re.findall(r'\{"([^"]+)", "([^"]+)"\}', table))
+
+
+def ndpi_case(tapir, shared, work):
+    if not shutil.which("ndpiReader"):
+        print("SKIP: ndpiReader is not installed")
+        return SKIP
+    names = zeek_names()
+    line_re = re.compile(r"^\t\d+\t(TCP|UDP) (\S+):(\d+) <?-> (\S+):(\d+) "
+                         r"\[proto: [\d.]+/([^\]]+)\].*\[Confidence: ([^\]]+)\]")
+    for pcap in sorted(glob.glob(os.path.join(shared, "corpus/protocols/*/*.pcap"))):
+        name = os.path.basename(pcap)
+        out = os.path.join(work, "app-ndpi", name)
+        run_tapir(tapir, pcap, out)
+        conns = {}
+        for r in read_log(os.path.join(out, "conn.log")):
+            a = (r["id.orig_h"], r["id.orig_p"])
+            b = (r["id.resp_h"], r["id.resp_p"])
+            conns[(r["proto"], frozenset([a, b]))] = r
+        text = subprocess.run(["ndpiReader", "-q", "-v", "2", "-i", pcap],
+                              capture_output=True, text=True,
+                              check=False).stdout
+        for line in text.splitlines():
+            m = line_re.match(line)
+            if not m:
+                continue
+            proto, ha, pa, hb, pb, pname, conf = m.groups()
+            key = (proto.lower(), frozenset([(ha.strip("[]"), int(pa)),
+                                             (hb.strip("[]"), int(pb))]))
+            r = conns.get(key)
+            what = "%s %s %s:%s-%s:%s" % (name, proto, ha, pa, hb, pb)
+            if r is None:
+                continue  # a flow tapir splits or joins differently
+            master = pname.split(".")[0]
+            want = names.get(master, master.lower()) if conf == "DPI" else None
+            if master == "Unknown":
+                want = None
+            exc = NDPI_EXCEPTIONS.get((name, r["id.orig_p"], r["id.resp_p"]))
+            if exc and r.get("service") == exc[0]:
+                print("EXCEPT %s: %s (%s)" % (what, exc[0], exc[1]))
+                continue
+            check(what + " service (" + conf + ")", r.get("service"), want)
+    return 0
+
+
 # ---- malformed -------------------------------------------------------------
 
 def cut_pcap(src, dst, keep):
@@ -634,7 +699,8 @@ def main():
     ap.add_argument("--tapir", required=True)
     ap.add_argument("--shared", default=os.environ.get("TAPIR_SHARED", ""))
     ap.add_argument("--work", default="/tmp/tapir-app-test")
-    ap.add_argument("case", choices=["http", "dns", "truth", "malformed"])
+    ap.add_argument("case", choices=["http", "dns", "truth", "ndpi",
+                                     "malformed"])
     a = ap.parse_args()
     if not a.shared or not os.path.isdir(os.path.join(a.shared, "corpus")):
         print("SKIP: no shared corpus at %r (set TAPIR_SHARED)" % a.shared)
@@ -651,6 +717,7 @@ def main():
             if k.startswith(a.case + "."):
                 print("NOT COMPARED %s: %s" % (k, v))
     rc = {"http": http_case, "dns": dns_case, "truth": truth_case,
+          "ndpi": ndpi_case,
           "malformed": malformed_case}[a.case](a.tapir, a.shared, a.work)
     if rc == SKIP:
         return SKIP
