@@ -580,6 +580,18 @@ static size_t head_end(const char *buf, size_t len, size_t from)
 	return 0;
 }
 
+/* Count the body bytes of *b that the current length (Content-Length or
+ * chunk) still covers; true when it is complete. */
+static bool take_body(struct http_dir *d, const uint8_t **b, size_t *n)
+{
+	size_t k = *n < d->remain ? *n : (size_t)d->remain;
+	d->remain -= k;
+	d->body += k;
+	*b += k;
+	*n -= k;
+	return d->remain == 0;
+}
+
 static void http_data(void *st, struct tp_app_ctx *ctx, enum tp_app_dir dir,
 		      const uint8_t *b, size_t n)
 {
@@ -635,16 +647,10 @@ static void http_data(void *st, struct tp_app_ctx *ctx, enum tp_app_dir dir,
 				lose(d);
 			break;
 		}
-		case S_BODY_LEN: {
-			size_t k = n < d->remain ? n : (size_t)d->remain;
-			d->remain -= k;
-			d->body += k;
-			b += k;
-			n -= k;
-			if (!d->remain)
+		case S_BODY_LEN:
+			if (take_body(d, &b, &n))
 				body_done(s, ctx, dir);
 			break;
-		}
 		case S_BODY_CLOSE:
 			d->body += n;
 			return;
@@ -707,16 +713,10 @@ static void http_data(void *st, struct tp_app_ctx *ctx, enum tp_app_dir dir,
 			}
 			break;
 		}
-		case S_CHUNK_DATA: {
-			size_t k = n < d->remain ? n : (size_t)d->remain;
-			d->remain -= k;
-			d->body += k;
-			b += k;
-			n -= k;
-			if (!d->remain)
+		case S_CHUNK_DATA:
+			if (take_body(d, &b, &n))
 				d->state = S_CHUNK_END;
 			break;
-		}
 		}
 	}
 }
