@@ -677,6 +677,8 @@ int tp_pipeline_rotate(struct tp_pipeline *pl, uint64_t now_ns, bool reopen)
 
 	if ((r = tp_log_rotate(pl->conn_log, now_ns, reopen)) < 0)
 		rc = r;
+	/* Lines still buffered belong to the file being closed. */
+	tp_weird_flush(pl->weird);
 	if ((r = tp_log_rotate(pl->weird_log, now_ns, reopen)) < 0 && !rc)
 		rc = r;
 	if ((r = tp_log_rotate(pl->loss_log, now_ns, reopen)) < 0 && !rc)

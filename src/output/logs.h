@@ -33,6 +33,8 @@ void tp_weird_free(struct tp_weird *w);
 /* An event raised while decoding p (any thread; serialised inside). */
 void tp_weird_packet(struct tp_weird *w, const struct tp_pkt *p,
 		     enum tp_event ev, const char *addl);
+/* Append the buffered lines to weird.log (before it is rotated). */
+void tp_weird_flush(struct tp_weird *w);
 /* An anomaly an application parser found in flow f (any thread): Zeek's
  * weird name, addl may be NULL, source names the parser ("HTTP"). */
 void tp_weird_flow(struct tp_weird *w, uint64_t ts_ns, const struct tp_flow *f,

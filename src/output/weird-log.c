@@ -138,3 +138,12 @@ void tp_weird_flow(struct tp_weird *w, uint64_t ts_ns, const struct tp_flow *f,
 	tp_rec_end(r);
 	pthread_mutex_unlock(&w->mu);
 }
+
+void tp_weird_flush(struct tp_weird *w)
+{
+	if (!w)
+		return;
+	pthread_mutex_lock(&w->mu);
+	tp_rec_flush(&w->rec);
+	pthread_mutex_unlock(&w->mu);
+}
