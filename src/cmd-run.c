@@ -265,7 +265,7 @@ static void main_loop(struct run *r, const sigset_t *sigs)
 static void keep_old_logs(const char *dir)
 {
 	static const char *const names[] = {"conn", "weird", "capture_loss",
-					     "stats"};
+					     "stats", "http", "dns"};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		char from[4352], to[4352];
 		struct stat st;

@@ -27,6 +27,8 @@
 #define TICK_NS 1000000000ull
 /* Ring of a file reader: deep enough to ride out a slow worker moment. */
 #define READ_RING_ORDER 14
+/* Packet bytes of one batch handled on the front's thread. */
+#define FRONT_BYTES (TP_WORKER_BATCH * 2048 + TP_WITEM_MAX_BYTES)
 
 /* A decoding thread's state.  Cache-line aligned: its counters are written
  * by one thread and read by the stats. */
@@ -49,6 +51,9 @@ struct tp_front {
 	 * batch. */
 	struct tp_witem batch[TP_WORKER_BATCH];
 	unsigned nbatch;
+	/* ... with their packet bytes (app.enabled) */
+	uint8_t *bbuf;
+	size_t bused;
 };
 
 struct tp_pipeline {
@@ -58,6 +63,7 @@ struct tp_pipeline {
 	struct tp_log *conn_log, *weird_log, *loss_log, *tcp_log;
 	struct tp_rec loss_rec;
 	struct tp_weird *weird;
+	struct tp_app_shared *app;       /* app logs; NULL: app.enabled off */
 	unsigned nfronts, nworkers;
 	bool threaded;
 	struct tp_front *fronts;
@@ -104,6 +110,11 @@ static int front_init(struct tp_pipeline *pl, struct tp_front *f,
 	f->sess = tp_calloc(f->nsess, sizeof(*f->sess));
 	if (!f->sess || tp_dec_init(&f->dec, &pl->cfg->decode) < 0)
 		return -ENOMEM;
+	if (pl->cfg->app_enabled) {
+		f->bbuf = tp_malloc(FRONT_BYTES);
+		if (!f->bbuf)
+			return -ENOMEM;
+	}
 	f->dec.on_event = on_event;
 	f->dec.on_event_arg = f;
 	if (pl->cfg->store_dir[0]) {
@@ -131,6 +142,9 @@ static int front_fini(struct tp_front *f)
 {
 	int rc = front_close_store(f);
 	tp_free(f->sess, (size_t)f->nsess * sizeof(*f->sess));
+	if (f->bbuf)
+		tp_free(f->bbuf, FRONT_BYTES);
+	f->bbuf = NULL;
 	tp_dec_fini(&f->dec);
 	return rc;
 }
@@ -174,7 +188,9 @@ static struct tp_pipeline *pipeline_new(const struct tp_config *cfg,
 	pl->stats_open_ns = pl->start_ns;
 	pl->weird = tp_weird_new(pl->weird_log, 25, 1000);
 	pl->sessions = tp_sessions_new(cfg, cfg->max_sessions);
-	if (!pl->weird || !pl->sessions ||
+	if (cfg->app_enabled)
+		pl->app = tp_app_shared_new(cfg, pl->weird, pl->start_ns);
+	if (!pl->weird || !pl->sessions || (cfg->app_enabled && !pl->app) ||
 	    tp_rec_init(&pl->loss_rec, pl->loss_log, 4096) < 0) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
@@ -231,6 +247,9 @@ static struct tp_pipeline *pipeline_new(const struct tp_config *cfg,
 		uint64_t share = cfg->max_flows / pl->nworkers + 1;
 		if (tp_worker_init(&pl->workers[i], i, cfg, pl->sessions,
 				   pl->conn_log, pl->tcp_log, share) < 0 ||
+		    (cfg->app_enabled &&
+		     !(pl->workers[i].app = tp_app_new(cfg, pl->app,
+						       pl->nworkers))) ||
 		    (pl->threaded &&
 		     tp_worker_start(&pl->workers[i], order, nfronts) < 0)) {
 			snprintf(err, errlen, "cannot start worker %u", i);
@@ -267,13 +286,24 @@ static void flush_batch(struct tp_front *f)
 		tp_worker_handle_batch(&f->pl->workers[0], f->batch, f->nbatch);
 		f->nbatch = 0;
 	}
+	f->bused = 0;
 }
 
 static void dispatch(struct tp_front *f, const struct tp_witem *it)
 {
 	struct tp_pipeline *pl = f->pl;
 	if (!pl->threaded) {
-		f->batch[f->nbatch++] = *it;
+		/* The frame's bytes do not outlive it: the batch keeps a
+		 * copy. */
+		if (it->nbytes && f->bused + it->nbytes > FRONT_BYTES)
+			flush_batch(f);
+		struct tp_witem *slot = &f->batch[f->nbatch++];
+		*slot = *it;
+		if (it->nbytes) {
+			memcpy(f->bbuf + f->bused, it->bytes, it->nbytes);
+			slot->bytes = f->bbuf + f->bused;
+			f->bused += it->nbytes;
+		}
 		if (f->nbatch == TP_WORKER_BATCH)
 			flush_batch(f);
 		return;
@@ -455,6 +485,13 @@ void tp_front_packet(struct tp_front *f, struct tp_pkt *p)
 		it.tcp_opts_len = p->tcp_opts_len;
 		memcpy(it.tcp_opts, p->tcp_opts, p->tcp_opts_len);
 	}
+	if (f->bbuf && (p->proto == 6 || p->proto == 17) && p->ip &&
+	    p->payload >= p->ip) {
+		it.bytes = p->ip;
+		it.nbytes = p->ip_cap < TP_WITEM_MAX_BYTES ? p->ip_cap
+							    : TP_WITEM_MAX_BYTES;
+		it.l4_off = (uint32_t)(p->payload - p->ip);
+	}
 	if (f->store) {
 		struct tp_store_meta m = {
 			.has_flow = true, .ports_known = true,
@@ -563,6 +600,14 @@ void tp_pipeline_totals(const struct tp_pipeline *pl,
 		t->flows += st.ended;
 		t->flows_evicted += st.evicted;
 		t->peak_flows += st.peak;
+		if (w->app) {
+			struct tp_app_stats as;
+			tp_app_stats(w->app, &as);
+			uint64_t *dst = (uint64_t *)&t->app;
+			const uint64_t *src = (const uint64_t *)&as;
+			for (size_t k = 0; k < sizeof(as) / 8; k++)
+				dst[k] += src[k];
+		}
 	}
 	t->sessions = pl->sessions ? tp_sessions_count(pl->sessions) - 2 : 0;
 	t->store = pl->cfg->store_dir[0] != 0;
@@ -672,11 +717,15 @@ int tp_pipeline_rotate(struct tp_pipeline *pl, uint64_t now_ns, bool reopen)
 
 	if ((r = tp_log_rotate(pl->conn_log, now_ns, reopen)) < 0)
 		rc = r;
+	/* Lines still buffered belong to the file being closed. */
+	tp_weird_flush(pl->weird);
 	if ((r = tp_log_rotate(pl->tcp_log, now_ns, reopen)) < 0 && !rc)
 		rc = r;
 	if ((r = tp_log_rotate(pl->weird_log, now_ns, reopen)) < 0 && !rc)
 		rc = r;
 	if ((r = tp_log_rotate(pl->loss_log, now_ns, reopen)) < 0 && !rc)
+		rc = r;
+	if ((r = tp_app_shared_rotate(pl->app, now_ns, reopen)) < 0 && !rc)
 		rc = r;
 	snprintf(from, sizeof(from), "%s/stats.log", pl->cfg->log_dir);
 	tp_log_rotated_name(to, sizeof(to), pl->cfg->log_dir, "stats",
@@ -806,8 +855,9 @@ int tp_pipeline_free(struct tp_pipeline *pl)
 	int r1 = tp_log_close(pl->conn_log, now);
 	int r2 = tp_log_close(pl->weird_log, now);
 	int r3 = tp_log_close(pl->loss_log, now);
-	int r4 = tp_log_close(pl->tcp_log, now);
-	rc = r1 ? r1 : r2 ? r2 : r3 ? r3 : r4 ? r4 : store_rc;
+	int r5 = tp_log_close(pl->tcp_log, now);
+	int r4 = tp_app_shared_free(pl->app, now);
+	rc = r1 ? r1 : r2 ? r2 : r3 ? r3 : r4 ? r4 : r5 ? r5 : store_rc;
 	tp_sessions_free(pl->sessions);
 	tp_free(pl, sizeof(*pl));
 	return rc;

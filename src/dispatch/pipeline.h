@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "app/app-flow.h"
 #include "capture/rx.h"
 #include "decode/decode.h"
 #include "store/retention.h"
@@ -57,6 +58,7 @@ struct tp_pipeline_totals {
 	bool store;
 	struct tp_store_stats store_w;
 	struct tp_retention_stats retention;
+	struct tp_app_stats app;         /* parsers, reassembly, nDPI */
 };
 
 /* `tapir read`: open the logs in cfg->log_dir and start the workers; one

@@ -308,7 +308,9 @@ void tp_flow_set_phase(struct tp_flow_table *t, struct tp_flow *f,
 	f->tclass = (uint8_t)c;
 	/* The delay of a fixed class runs from now: last_ns is the
 	 * connection's last activity and may be older. */
-	f->phase_ns = now_ns;
+	uint64_t ms = now_ns > f->first_ns
+			      ? (now_ns - f->first_ns + 999999) / 1000000 : 0;
+	f->phase_ms = ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms;
 	list_add_tail(&t->list[c], f);
 }
 
@@ -317,8 +319,9 @@ void tp_flow_expire(struct tp_flow_table *t, uint64_t now_ns)
 	for (unsigned c = 0; c < CLASS__COUNT; c++) {
 		struct tp_flow *f;
 		while ((f = t->list[c].head)) {
-			uint64_t since = c < CLASS_ATTEMPT ? f->last_ns
-							   : f->phase_ns;
+			uint64_t since = c < CLASS_ATTEMPT
+				? f->last_ns
+				: f->first_ns + (uint64_t)f->phase_ms * 1000000;
 			if (since + t->timeout[c] >= now_ns)
 				break;
 			tp_flow_end(t, f, TP_FLOW_END_TIMEOUT);

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <xxhash.h>
 
+#include "app/app-flow.h"
 #include "flow/community-id.h"
 #include "flow/conn.h"
 #include "output/logs.h"
@@ -13,7 +14,7 @@ enum {
 	F_SERVICE, F_DURATION, F_ORIG_BYTES, F_RESP_BYTES, F_CONN_STATE,
 	F_MISSED_BYTES, F_HISTORY, F_ORIG_PKTS, F_ORIG_IP_BYTES, F_RESP_PKTS,
 	F_RESP_IP_BYTES, F_TUNNEL_PARENTS, F_IP_PROTO, F_COMMUNITY_ID, F_VNI,
-	F_MIRROR_SESSION, F_ZONE, F_OUTER_SRC,
+	F_MIRROR_SESSION, F_ZONE, F_OUTER_SRC, F_NDPI_RISKS,
 	F_TCP0, /* TP_TCP_CONN_NFIELDS headline TCP analytics (tcp-log.c) */
 };
 
@@ -43,6 +44,7 @@ static const struct tp_field conn_fields[] = {
 	[F_MIRROR_SESSION] = {"mirror_session", TP_FT_STRING},
 	[F_ZONE] = {"zone", TP_FT_STRING},
 	[F_OUTER_SRC] = {"outer_src", TP_FT_ADDR},
+	[F_NDPI_RISKS] = {"ndpi_risks", TP_FT_SET_STRING},
 	TP_TCP_CONN_FIELDS(F_TCP0),
 };
 
@@ -65,19 +67,6 @@ static const char *proto_name(uint8_t proto)
 	default:
 		return "unknown_transport";
 	}
-}
-
-void tp_rec_flow_id(struct tp_rec *r, const struct tp_flow *f)
-{
-	uint8_t o = f->conn.orig_side, re = (uint8_t)(o ^ 1);
-	char uid[24];
-
-	tp_rec_time(r, F_TS, f->first_ns);
-	tp_rec_str(r, F_UID, tp_flow_uid_str(f, uid));
-	tp_rec_addr(r, F_ORIG_H, &f->key.a[o]);
-	tp_rec_uint(r, F_ORIG_P, f->key.port[o]);
-	tp_rec_addr(r, F_RESP_H, &f->key.a[re]);
-	tp_rec_uint(r, F_RESP_P, f->key.port[re]);
 }
 
 char *tp_flow_uid_str(const struct tp_flow *f, char *buf)
@@ -106,6 +95,18 @@ char *tp_flow_uid_str(const struct tp_flow *f, char *buf)
 	return buf;
 }
 
+void tp_rec_flow_id(struct tp_rec *r, unsigned uid_field,
+		    const struct tp_flow *f)
+{
+	uint8_t o = f->conn.orig_side, re = (uint8_t)(o ^ 1);
+	char uid[24];
+	tp_rec_str(r, uid_field, tp_flow_uid_str(f, uid));
+	tp_rec_addr(r, uid_field + 1, &f->key.a[o]);
+	tp_rec_uint(r, uid_field + 2, f->key.port[o]);
+	tp_rec_addr(r, uid_field + 3, &f->key.a[re]);
+	tp_rec_uint(r, uid_field + 4, f->key.port[re]);
+}
+
 void tp_conn_log_write(struct tp_rec *r, const struct tp_flow *f,
 		       struct tp_sessions *s)
 {
@@ -115,8 +116,12 @@ void tp_conn_log_write(struct tp_rec *r, const struct tp_flow *f,
 	uint64_t dur = f->last_ns - f->first_ns;
 
 	tp_rec_begin(r);
-	tp_rec_flow_id(r, f);
+	tp_rec_time(r, F_TS, f->first_ns);
+	tp_rec_flow_id(r, F_UID, f);
 	tp_rec_str(r, F_PROTO, proto_name(f->key.proto));
+	const char *service = tp_app_service(f);
+	if (service)
+		tp_rec_str(r, F_SERVICE, service);
 	/* As Zeek: duration and byte counts only once time has passed. */
 	if (dur > 0) {
 		tp_rec_interval(r, F_DURATION, dur);
@@ -145,6 +150,10 @@ void tp_conn_log_write(struct tp_rec *r, const struct tp_flow *f,
 	} else {
 		tp_rec_str(r, F_ZONE, tp_zone_name(s, f->key.zone));
 	}
+	const char *risks[64];
+	size_t nrisks = tp_app_risks(f, risks, 64);
+	if (nrisks)
+		tp_rec_strset(r, F_NDPI_RISKS, risks, nrisks);
 	if (f->tcpa)
 		tp_tcp_conn_write(r, F_TCP0, f);
 	tp_rec_end(r);

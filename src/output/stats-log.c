@@ -120,6 +120,22 @@ void tp_stats_json(const struct tp_stats_input *in, FILE *f)
 		t->dedup_evictions, t->flow_packets, t->flows,
 		t->flows_evicted, t->peak_flows, t->defrag_memory,
 		tp_mem_in_use(), t->tcp_acks, t->tcp_gaps);
+	const struct tp_app_stats *a = &t->app;
+	fprintf(f,
+		",\"app\":{\"flows\":%" PRIu64 ",\"parsed\":%" PRIu64
+		",\"given_up\":%" PRIu64 ",\"ndpi_flows\":%" PRIu64
+		",\"ndpi_known\":%" PRIu64 ",\"weirds\":%" PRIu64
+		",\"reassembly_held\":%" PRIu64
+		",\"reassembly_overlaps\":%" PRIu64
+		",\"reassembly_gaps\":%" PRIu64
+		",\"reassembly_gap_bytes\":%" PRIu64
+		",\"reassembly_depth_hits\":%" PRIu64
+		",\"reassembly_memcap_hits\":%" PRIu64
+		",\"reassembly_memory\":%" PRIu64 "}",
+		a->flows, a->parsed, a->given_up, a->ndpi_flows, a->ndpi_known,
+		a->weirds, a->reasm_held, a->reasm_overlaps, a->reasm_gaps,
+		a->reasm_gap_bytes, a->reasm_depth_hits, a->reasm_memcap_hits,
+		a->reasm_memory);
 
 	if (t->store)
 		store_json(f, t);

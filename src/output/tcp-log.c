@@ -125,7 +125,8 @@ void tp_tcp_log_write(struct tp_rec *r, const struct tp_flow *f,
 	uint8_t o = f->conn.orig_side, re = (uint8_t)(o ^ 1);
 
 	tp_rec_begin(r);
-	tp_rec_flow_id(r, f);
+	tp_rec_time(r, F_TS, f->first_ns);
+	tp_rec_flow_id(r, F_UID, f);
 	if (a->have & TP_TCPA_HAVE_FIRST_RTT)
 		tp_rec_interval(r, F_INITIAL_RTT,
 				(uint64_t)a->first_rtt_us * 1000);

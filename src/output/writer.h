@@ -26,6 +26,8 @@ enum tp_ftype {
 	TP_FT_BOOL,
 	TP_FT_DOUBLE,
 	TP_FT_SET_STRING,
+	TP_FT_VEC_STRING,
+	TP_FT_VEC_INTERVAL,
 };
 
 struct tp_field {
@@ -90,5 +92,11 @@ void tp_rec_addr(struct tp_rec *r, unsigned field, const struct tp_addr *a);
 /* A set[string] field from n strings. */
 void tp_rec_strset(struct tp_rec *r, unsigned field, const char *const *v,
 		   size_t n);
+/* A vector[string] field from n strings (written as a set is). */
+void tp_rec_strvec(struct tp_rec *r, unsigned field, const char *const *v,
+		   size_t n);
+/* A vector[interval] field from n durations in ns. */
+void tp_rec_intervals(struct tp_rec *r, unsigned field, const uint64_t *ns,
+		      size_t n);
 
 #endif

@@ -287,6 +287,65 @@ static const struct key keys[] = {
 		       "counted (`flows_evicted` in stats.log).",
 	},
 	{
+		.name = "app.enabled", .type = KT_BOOL,
+		FIELD(app_enabled),
+		.def = "true",
+		.doc = "Application inspection: TCP reassembly, the protocol "
+		       "parsers (http.log, dns.log, ...), nDPI classification "
+		       "and `service` in conn.log. Off, each packet's bytes are "
+		       "no longer copied to the workers.",
+	},
+	{
+		.name = "app.reassembly_depth", .type = KT_SIZE,
+		FIELD(app_reassembly_depth),
+		.min = 1 * KIB, .max = 4 * GIB, .flags = K_ZERO,
+		.def = "1MiB",
+		.doc = "Bytes of each direction of a TCP connection handed to "
+		       "its parser. Past it the parser is told of gaps of the "
+		       "same length (so that it can skip a body it knows the "
+		       "length of) and nothing more is held out of order; "
+		       "each direction that reaches it is counted "
+		       "(`reassembly_depth_hits` in stats.log). 0: no limit.",
+	},
+	{
+		.name = "app.reassembly_memory", .type = KT_SIZE,
+		FIELD(app_reassembly_memory),
+		.min = 64 * KIB, .max = 64 * GIB,
+		.def = "64MiB",
+		.doc = "Bytes of out-of-order TCP segments held for "
+		       "reassembly, over all workers (each has an equal "
+		       "share). A segment that does not fit is not held and "
+		       "counted (`reassembly_memcap_hits`); its bytes become a "
+		       "gap once the peer acknowledges them.",
+	},
+	{
+		.name = "app.inspect_bytes", .type = KT_SIZE,
+		FIELD(app_inspect_bytes),
+		.min = 16, .max = 1 * MIB,
+		.def = "4KiB",
+		.doc = "Bytes of each direction that the parsers' probes look "
+		       "at before a flow that none of them wants is given up "
+		       "(then only nDPI sees it).",
+	},
+	{
+		.name = "app.ndpi", .type = KT_BOOL,
+		FIELD(app_ndpi),
+		.def = "true",
+		.doc = "Classify the flows that no parser takes with nDPI, "
+		       "which fills `service` in conn.log and its flow risks "
+		       "(`ndpi_risks`). Without nDPI in the build this key is "
+		       "accepted and does nothing.",
+	},
+	{
+		.name = "app.ndpi_packets", .type = KT_COUNT,
+		FIELD(app_ndpi_packets),
+		.min = 1, .max = 1000,
+		.def = "24",
+		.doc = "Packets of a flow that nDPI sees at most; then its "
+		       "result so far is kept (never a guess from the port "
+		       "alone) and its state freed.",
+	},
+	{
 		.name = "log.format", .type = KT_ENUM,
 		FIELD(log_format),
 		.names = log_format_names,

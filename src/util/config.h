@@ -77,6 +77,14 @@ struct tp_config {
 	uint32_t workers;
 	uint32_t max_sessions;       /* mirror sessions tracked */
 
+	/* application parsers */
+	bool app_enabled;
+	uint64_t app_reassembly_depth;   /* bytes per direction, 0 = no limit */
+	uint64_t app_reassembly_memory;  /* held out of order, all workers */
+	uint64_t app_inspect_bytes;      /* per direction without a parser */
+	bool app_ndpi;
+	uint32_t app_ndpi_packets;       /* packets nDPI sees of a flow */
+
 	enum tp_log_format log_format;
 	char log_dir[4096];
 
