@@ -54,3 +54,7 @@ echo
 echo "demo: after SIGTERM every flow is in tapir-live/conn.log:" \
 	"$(wc -l < tapir-live/conn.log) records (the read gave" \
 	"$(wc -l < tapir-logs/conn.log))"
+echo "demo: and every frame in its packet store, tapir-live/store:" \
+	"$(build/tapir query --store tapir-live/store --count '') frames," \
+	"$(build/tapir query --store tapir-live/store --count 'tcp port 443')" \
+	"of them to or from TCP port 443"

@@ -43,3 +43,18 @@ int tp_cli_set(struct tp_config *cfg, const char *key, const char *value)
 	}
 	return TP_EXIT_OK;
 }
+
+int tp_cli_default_store(struct tp_config *cfg)
+{
+	if (cfg->store_dir_set)
+		return TP_EXIT_OK;
+	int n = snprintf(cfg->store_dir, sizeof(cfg->store_dir), "%s/store",
+			 cfg->log_dir);
+	if (n < 0 || (size_t)n >= sizeof(cfg->store_dir)) {
+		cfg->store_dir[0] = 0;
+		fprintf(stderr, "tapir: log.dir is too long for the store "
+			"under it; set store.dir\n");
+		return TP_EXIT_USAGE;
+	}
+	return TP_EXIT_OK;
+}

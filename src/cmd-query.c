@@ -8,7 +8,7 @@
 #include <time.h>
 
 #include "commands.h"
-#include "store/query.h"
+#include "store/query-args.h"
 #include "util/config.h"
 #include "util/log.h"
 
@@ -21,74 +21,24 @@ static void query_usage(FILE *out)
 		"matches EXPR and write them, in time order and as they were\n"
 		"received (outer headers kept), as one pcap.\n\n"
 		"EXPR: BPF (tcpdump's syntax) over the inner IP packet, and\n"
-		"tapir's fields 'vni N' and 'session NAME', joined by 'and'.\n\n"
+		"tapir's fields 'vni N', 'session NAME', 'zone NAME', 'uid UID'\n"
+		"(one conn.log flow) and 'community-id ID', joined by 'and'.\n\n"
 		"options:\n"
-		"      --store DIR      the store (default: store.dir)\n"
+		"      --store DIR      the store (default: store.dir, else\n"
+		"                       tapir run's, log.dir/store)\n"
+		"      --logs DIR       conn.log of 'uid' (default: log.dir)\n"
 		"  -c, --config FILE    YAML configuration file\n"
 		"      --set KEY=VALUE  override one configuration key\n"
 		"      --since T        from time T (see below)\n"
 		"      --until T        up to time T, inclusive\n"
 		"  -w, --write FILE     output pcap ('-': stdout)\n"
 		"      --count          print the number of matches only\n"
-		"      --limit N        at most N packets (the earliest)\n"
+		"      --limit N        at most N packets (the earliest), or\n"
+		"                       N bytes of pcap with a unit (10MB)\n"
 		"  -h, --help           this text\n\n"
 		"T: seconds since the epoch (1700000000.5), a UTC date and time\n"
 		"(2024-05-01T12:00:00Z, fractions allowed), or a duration\n"
 		"before now (90s, 30m, 2h, 1d).\n");
-}
-
-/* A time argument: 0 and *ns, or -1. */
-static int parse_time(const char *s, uint64_t now_ns, uint64_t *ns)
-{
-	char *end;
-	if (!*s)
-		return -1;
-	/* A duration before now. */
-	errno = 0;
-	double v = strtod(s, &end);
-	if (!errno && end != s && v >= 0 && strlen(end) == 1 &&
-	    strchr("smhd", *end)) {
-		double mul = *end == 's' ? 1 : *end == 'm' ? 60
-					 : *end == 'h' ? 3600 : 86400;
-		double d = v * mul * 1e9;
-		if (d > (double)now_ns)
-			return -1;
-		*ns = now_ns - (uint64_t)d;
-		return 0;
-	}
-	if (!errno && end != s && *end == 0 && v >= 0 && v < 1e10) {
-		/* Exact to the nanosecond: a double is not. */
-		uint64_t sec = strtoull(s, &end, 10), frac = 0, scale = 1000000000;
-		if (*end == '.')
-			for (end++; *end >= '0' && *end <= '9'; end++)
-				if (scale /= 10)
-					frac += (uint64_t)(*end - '0') * scale;
-		if (*end)
-			return -1;
-		*ns = sec * 1000000000ull + frac;
-		return 0;
-	}
-	struct tm tm;
-	memset(&tm, 0, sizeof(tm));
-	const char *p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (!p)
-		p = strptime(s, "%Y-%m-%d %H:%M:%S", &tm);
-	if (!p)
-		return -1;
-	double frac = 0;
-	if (*p == '.') {
-		frac = strtod(p, &end);
-		p = end;
-	}
-	if (*p == 'Z')
-		p++;
-	if (*p)
-		return -1;
-	time_t t = timegm(&tm);
-	if (t < 0)
-		return -1;
-	*ns = (uint64_t)t * 1000000000ull + (uint64_t)(frac * 1e9 + 0.5);
-	return 0;
 }
 
 int tp_cmd_query(int argc, char **argv)
@@ -102,12 +52,14 @@ int tp_cmd_query(int argc, char **argv)
 		{"write", required_argument, NULL, 'w'},
 		{"count", no_argument, NULL, 'n'},
 		{"limit", required_argument, NULL, 'l'},
+		{"logs", required_argument, NULL, 'L'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	static struct tp_config cfg;
-	static struct tp_query q;
-	const char *since = NULL, *until = NULL, *wpath = NULL;
+	static struct tp_query_req req;
+	struct tp_query_args qa = {.opt = "--"};
+	const char *wpath = NULL;
 	bool count = false;
 	char err[4096];
 	int c;
@@ -116,7 +68,6 @@ int tp_cmd_query(int argc, char **argv)
 	int rc = tp_cli_config_file(&cfg, argc, argv, "c:w:h", opts);
 	if (rc != TP_EXIT_OK)
 		return rc;
-	q.limit = 0;
 	while ((c = getopt_long(argc, argv, "c:w:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'S':
@@ -130,10 +81,13 @@ int tp_cmd_query(int argc, char **argv)
 				return TP_EXIT_USAGE;
 			break;
 		case 'a':
-			since = optarg;
+			qa.since = optarg;
 			break;
 		case 'b':
-			until = optarg;
+			qa.until = optarg;
+			break;
+		case 'L':
+			qa.logs = optarg;
 			break;
 		case 'w':
 			wpath = optarg;
@@ -141,20 +95,9 @@ int tp_cmd_query(int argc, char **argv)
 		case 'n':
 			count = true;
 			break;
-		case 'l': {
-			char *end;
-			errno = 0;
-			unsigned long long v = strtoull(optarg, &end, 10);
-			if (errno || *end || !*optarg || optarg[0] == '-' ||
-			    v == 0) {
-				fprintf(stderr, "tapir query: --limit '%s': "
-					"give a number of packets, 1 or more\n",
-					optarg);
-				return TP_EXIT_USAGE;
-			}
-			q.limit = v;
+		case 'l':
+			qa.limit = optarg;
 			break;
-		}
 		case 'h':
 			query_usage(stdout);
 			return TP_EXIT_OK;
@@ -173,6 +116,8 @@ int tp_cmd_query(int argc, char **argv)
 			"(-w FILE, '-w -' for stdout) or give --count\n");
 		return TP_EXIT_USAGE;
 	}
+	if (tp_cli_default_store(&cfg) != TP_EXIT_OK)
+		return TP_EXIT_USAGE;
 	if (!cfg.store_dir[0]) {
 		fprintf(stderr, "tapir query: no store: give --store DIR or "
 			"set store.dir in the configuration\n");
@@ -182,30 +127,12 @@ int tp_cmd_query(int argc, char **argv)
 	clock_gettime(CLOCK_REALTIME, &now);
 	uint64_t now_ns = (uint64_t)now.tv_sec * 1000000000ull +
 			  (uint64_t)now.tv_nsec;
-	q.since_ns = 0;
-	q.until_ns = UINT64_MAX;
-	if (since && parse_time(since, now_ns, &q.since_ns) < 0) {
-		fprintf(stderr, "tapir query: --since '%s' is not a time: give "
-			"seconds since the epoch, 2024-05-01T12:00:00Z or a "
-			"duration before now like 2h\n", since);
-		return TP_EXIT_USAGE;
-	}
-	if (until && parse_time(until, now_ns, &q.until_ns) < 0) {
-		fprintf(stderr, "tapir query: --until '%s' is not a time: give "
-			"seconds since the epoch, 2024-05-01T12:00:00Z or a "
-			"duration before now like 30m\n", until);
-		return TP_EXIT_USAGE;
-	}
-	if (q.since_ns > q.until_ns) {
-		fprintf(stderr, "tapir query: --since %s is after --until %s: "
-			"no packet can match\n", since, until);
-		return TP_EXIT_USAGE;
-	}
-	q.dir = cfg.store_dir;
-	q.text = argv[optind];
-	if (tp_expr_parse(q.text, &q.expr, err, sizeof(err)) < 0) {
+	qa.expr = argv[optind];
+	int r = tp_query_req_init(&req, &cfg, &qa, now_ns, err, sizeof(err));
+	if (r < 0) {
 		fprintf(stderr, "tapir query: %s\n", err);
-		return TP_EXIT_USAGE;
+		tp_query_req_fini(&req);
+		return r == -EINVAL ? TP_EXIT_USAGE : TP_EXIT_FAIL;
 	}
 
 	FILE *out = NULL;
@@ -214,11 +141,13 @@ int tp_cmd_query(int argc, char **argv)
 		if (!out) {
 			fprintf(stderr, "tapir query: cannot write %s: %s\n",
 				wpath, strerror(errno));
+			tp_query_req_fini(&req);
 			return TP_EXIT_FAIL;
 		}
 	}
 	struct tp_query_result res;
-	int r = tp_query_run(&q, out, &res, err, sizeof(err));
+	r = tp_query_run(&req.q, out, &res, err, sizeof(err));
+	tp_query_req_fini(&req);
 	if (out && out != stdout && fclose(out) != 0 && r == 0) {
 		snprintf(err, sizeof(err), "writing %s: %s", wpath,
 			 strerror(errno));

@@ -71,8 +71,10 @@ static void run_usage(FILE *out)
 		"Run as a traffic-mirroring target: receive VXLAN and Geneve on\n"
 		"UDP, or capture interfaces, as the configuration's sources say\n"
 		"(on the embedded defaults: VXLAN on UDP 4789 and Geneve on UDP\n"
-		"6081, all addresses), answer load-balancer health checks, and\n"
-		"write the logs of 'tapir read' continuously, rotated hourly.\n\n"
+		"6081, all addresses), answer load-balancer health checks,\n"
+		"write the logs of 'tapir read' continuously, rotated hourly, and\n"
+		"keep every frame in a packet store (store.dir, by default\n"
+		"LOGDIR/store; GET /api/pcap and 'tapir query' search it).\n\n"
 		"options:\n"
 		"  -c, --config FILE    YAML configuration file\n"
 		"      --set KEY=VALUE  override one configuration key\n"
@@ -263,7 +265,7 @@ static void main_loop(struct run *r, const sigset_t *sigs)
 static void keep_old_logs(const char *dir)
 {
 	static const char *const names[] = {"conn", "weird", "capture_loss",
-					     "stats"};
+					     "stats", "http", "dns"};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		char from[4352], to[4352];
 		struct stat st;
@@ -351,6 +353,8 @@ static int parse_args(struct tp_config *cfg, int argc, char **argv,
 		snprintf(sc->file, sizeof(sc->file), "%s", replay);
 		cfg->nsources = 1;
 	}
+	if (tp_cli_default_store(cfg) != TP_EXIT_OK)
+		return TP_EXIT_USAGE;
 	if (tp_config_validate(cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "tapir: %s\n", err);
 		return TP_EXIT_USAGE;
@@ -379,8 +383,10 @@ int tp_cmd_run(int argc, char **argv)
 		return rc < 0 ? TP_EXIT_OK : rc;
 	if (check) {
 		printf("tapir: configuration is valid: %u source%s, %u worker%s, "
-		       "logs in %s\n", cfg.nsources, cfg.nsources == 1 ? "" : "s",
-		       cfg.workers, cfg.workers == 1 ? "" : "s", cfg.log_dir);
+		       "logs in %s, packet store %s\n", cfg.nsources,
+		       cfg.nsources == 1 ? "" : "s", cfg.workers,
+		       cfg.workers == 1 ? "" : "s", cfg.log_dir,
+		       cfg.store_dir[0] ? cfg.store_dir : "off");
 		return TP_EXIT_OK;
 	}
 	if (quiet)
@@ -415,6 +421,8 @@ int tp_cmd_run(int argc, char **argv)
 	if (cfg.http_listen[0] &&
 	    !(httpd = tp_httpd_start(cfg.http_listen, &hs, err, sizeof(err))))
 		goto fail;
+	if (httpd)
+		tp_httpd_serve_store(httpd, &cfg);
 	if (tp_drop_privileges(cfg.run_user, cfg.log_dir, err, sizeof(err)) < 0)
 		goto fail;
 	if (cfg.rotate_interval_ns)
@@ -439,9 +447,10 @@ int tp_cmd_run(int argc, char **argv)
 		}
 		t->started = true;
 	}
-	tp_log_info("running: %u receive thread%s, %u worker%s, logs in %s",
-		    r.nrx, r.nrx == 1 ? "" : "s", cfg.workers,
-		    cfg.workers == 1 ? "" : "s", cfg.log_dir);
+	tp_log_info("running: %u receive thread%s, %u worker%s, logs in %s, "
+		    "packet store %s", r.nrx, r.nrx == 1 ? "" : "s",
+		    cfg.workers, cfg.workers == 1 ? "" : "s", cfg.log_dir,
+		    cfg.store_dir[0] ? cfg.store_dir : "off");
 
 	main_loop(&r, &sigs);
 

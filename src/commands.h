@@ -36,6 +36,11 @@ int tp_cli_config_file(struct tp_config *cfg, int argc, char **argv,
  * "key=value").  TP_EXIT_OK, or TP_EXIT_USAGE with the message printed. */
 int tp_cli_set(struct tp_config *cfg, const char *key, const char *value);
 
+/* tapir run, tapir query: when store.dir was not given (not even as ""),
+ * the store is "<log.dir>/store".  TP_EXIT_OK, or TP_EXIT_USAGE with the
+ * message printed. */
+int tp_cli_default_store(struct tp_config *cfg);
+
 /* Exit statuses. */
 #define TP_EXIT_OK 0
 #define TP_EXIT_FAIL 1    /* input could not be read (fully) */

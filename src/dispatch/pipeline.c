@@ -27,6 +27,8 @@
 #define TICK_NS 1000000000ull
 /* Ring of a file reader: deep enough to ride out a slow worker moment. */
 #define READ_RING_ORDER 14
+/* Packet bytes of one batch handled on the front's thread. */
+#define FRONT_BYTES (TP_WORKER_BATCH * 2048 + TP_WITEM_MAX_BYTES)
 
 /* A decoding thread's state.  Cache-line aligned: its counters are written
  * by one thread and read by the stats. */
@@ -42,24 +44,31 @@ struct tp_front {
 	struct tp_rx_stats rx;
 	_Atomic uint64_t beat;
 	bool ended;
-	struct tp_store_writer *store;   /* NULL: store.dir is "" */
+	struct tp_store_writer *store;   /* NULL: store.dir is "", or closed */
+	struct tp_store_stats store_done;  /* the counters of a closed store */
+	int store_rc;                    /* its first error, once closed */
 	/* One worker on this thread: items wait here to be handled as a
 	 * batch. */
 	struct tp_witem batch[TP_WORKER_BATCH];
 	unsigned nbatch;
+	/* ... with their packet bytes (app.enabled) */
+	uint8_t *bbuf;
+	size_t bused;
 };
 
 struct tp_pipeline {
 	const struct tp_config *cfg;
 	bool live;
 	struct tp_sessions *sessions;
-	struct tp_log *conn_log, *weird_log, *loss_log;
+	struct tp_log *conn_log, *weird_log, *loss_log, *tcp_log;
 	struct tp_rec loss_rec;
 	struct tp_weird *weird;
+	struct tp_app_shared *app;       /* app logs; NULL: app.enabled off */
 	unsigned nfronts, nworkers;
 	bool threaded;
 	struct tp_front *fronts;
 	struct tp_worker *workers;
+	struct tp_retention *retention;  /* NULL: no store, or no limits */
 	uint64_t start_ns;
 	/* stats: the previous record's TCP counters, for the interval */
 	uint64_t stats_ns, stats_acks, stats_gaps;
@@ -101,6 +110,11 @@ static int front_init(struct tp_pipeline *pl, struct tp_front *f,
 	f->sess = tp_calloc(f->nsess, sizeof(*f->sess));
 	if (!f->sess || tp_dec_init(&f->dec, &pl->cfg->decode) < 0)
 		return -ENOMEM;
+	if (pl->cfg->app_enabled) {
+		f->bbuf = tp_malloc(FRONT_BYTES);
+		if (!f->bbuf)
+			return -ENOMEM;
+	}
 	f->dec.on_event = on_event;
 	f->dec.on_event_arg = f;
 	if (pl->cfg->store_dir[0]) {
@@ -111,12 +125,26 @@ static int front_init(struct tp_pipeline *pl, struct tp_front *f,
 	return 0;
 }
 
+/* Close the front's store, keeping its counters.  0, or the -errno of the
+ * store's first failed write. */
+static int front_close_store(struct tp_front *f)
+{
+	if (f->store) {
+		tp_store_stats(f->store, &f->store_done);
+		f->store_rc = tp_store_writer_free(f->store);
+		f->store = NULL;
+	}
+	return f->store_rc;
+}
+
 /* 0, or the -errno of the store's first failed write. */
 static int front_fini(struct tp_front *f)
 {
-	int rc = tp_store_writer_free(f->store);
-	f->store = NULL;
+	int rc = front_close_store(f);
 	tp_free(f->sess, (size_t)f->nsess * sizeof(*f->sess));
+	if (f->bbuf)
+		tp_free(f->bbuf, FRONT_BYTES);
+	f->bbuf = NULL;
 	tp_dec_fini(&f->dec);
 	return rc;
 }
@@ -140,11 +168,13 @@ static struct tp_pipeline *pipeline_new(const struct tp_config *cfg,
 	}
 	pl->conn_log = tp_log_open(cfg->log_dir, &tp_conn_schema,
 				   cfg->log_format, pl->start_ns);
+	pl->tcp_log = tp_log_open(cfg->log_dir, &tp_tcp_schema,
+				  cfg->log_format, pl->start_ns);
 	pl->weird_log = tp_log_open(cfg->log_dir, &tp_weird_schema,
 				    cfg->log_format, pl->start_ns);
 	pl->loss_log = tp_log_open(cfg->log_dir, &tp_capture_loss_schema,
 				   cfg->log_format, pl->start_ns);
-	if (!pl->conn_log || !pl->weird_log || !pl->loss_log) {
+	if (!pl->conn_log || !pl->tcp_log || !pl->weird_log || !pl->loss_log) {
 		snprintf(err, errlen, "cannot write logs in %s: %s",
 			 cfg->log_dir, strerror(errno));
 		goto fail;
@@ -158,7 +188,9 @@ static struct tp_pipeline *pipeline_new(const struct tp_config *cfg,
 	pl->stats_open_ns = pl->start_ns;
 	pl->weird = tp_weird_new(pl->weird_log, 25, 1000);
 	pl->sessions = tp_sessions_new(cfg, cfg->max_sessions);
-	if (!pl->weird || !pl->sessions ||
+	if (cfg->app_enabled)
+		pl->app = tp_app_shared_new(cfg, pl->weird, pl->start_ns);
+	if (!pl->weird || !pl->sessions || (cfg->app_enabled && !pl->app) ||
 	    tp_rec_init(&pl->loss_rec, pl->loss_log, 4096) < 0) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
@@ -184,6 +216,18 @@ static struct tp_pipeline *pipeline_new(const struct tp_config *cfg,
 		}
 	}
 
+	if (cfg->store_dir[0] && tp_retention_wanted(cfg)) {
+		/* tapir run: a pass a second on a thread of its own;
+		 * tapir read: one pass at the end. */
+		pl->retention = tp_retention_new(cfg);
+		if (!pl->retention ||
+		    (live && tp_retention_start(pl->retention, TICK_NS) < 0)) {
+			snprintf(err, errlen, "cannot start the store's "
+				 "retention");
+			goto fail;
+		}
+	}
+
 	pl->nworkers = cfg->workers ? cfg->workers : 1;
 	pl->threaded = live || pl->nworkers > 1;
 	/* Cache-line aligned: each worker writes its own counters and ring
@@ -202,7 +246,10 @@ static struct tp_pipeline *pipeline_new(const struct tp_config *cfg,
 	for (unsigned i = 0; i < pl->nworkers; i++) {
 		uint64_t share = cfg->max_flows / pl->nworkers + 1;
 		if (tp_worker_init(&pl->workers[i], i, cfg, pl->sessions,
-				   pl->conn_log, share) < 0 ||
+				   pl->conn_log, pl->tcp_log, share) < 0 ||
+		    (cfg->app_enabled &&
+		     !(pl->workers[i].app = tp_app_new(cfg, pl->app,
+						       pl->nworkers))) ||
 		    (pl->threaded &&
 		     tp_worker_start(&pl->workers[i], order, nfronts) < 0)) {
 			snprintf(err, errlen, "cannot start worker %u", i);
@@ -239,13 +286,24 @@ static void flush_batch(struct tp_front *f)
 		tp_worker_handle_batch(&f->pl->workers[0], f->batch, f->nbatch);
 		f->nbatch = 0;
 	}
+	f->bused = 0;
 }
 
 static void dispatch(struct tp_front *f, const struct tp_witem *it)
 {
 	struct tp_pipeline *pl = f->pl;
 	if (!pl->threaded) {
-		f->batch[f->nbatch++] = *it;
+		/* The frame's bytes do not outlive it: the batch keeps a
+		 * copy. */
+		if (it->nbytes && f->bused + it->nbytes > FRONT_BYTES)
+			flush_batch(f);
+		struct tp_witem *slot = &f->batch[f->nbatch++];
+		*slot = *it;
+		if (it->nbytes) {
+			memcpy(f->bbuf + f->bused, it->bytes, it->nbytes);
+			slot->bytes = f->bbuf + f->bused;
+			f->bused += it->nbytes;
+		}
 		if (f->nbatch == TP_WORKER_BATCH)
 			flush_batch(f);
 		return;
@@ -427,6 +485,13 @@ void tp_front_packet(struct tp_front *f, struct tp_pkt *p)
 		it.tcp_opts_len = p->tcp_opts_len;
 		memcpy(it.tcp_opts, p->tcp_opts, p->tcp_opts_len);
 	}
+	if (f->bbuf && (p->proto == 6 || p->proto == 17) && p->ip &&
+	    p->payload >= p->ip) {
+		it.bytes = p->ip;
+		it.nbytes = p->ip_cap < TP_WITEM_MAX_BYTES ? p->ip_cap
+							    : TP_WITEM_MAX_BYTES;
+		it.l4_off = (uint32_t)(p->payload - p->ip);
+	}
 	if (f->store) {
 		struct tp_store_meta m = {
 			.has_flow = true, .ports_known = true,
@@ -491,6 +556,15 @@ static void add_front(struct tp_pipeline_totals *t, const struct tp_front *f)
 		t->first_ns = first;
 	if (last > t->last_ns)
 		t->last_ns = last;
+	if (f->pl->cfg->store_dir[0]) {
+		struct tp_store_stats ss = f->store_done;
+		if (f->store)
+			tp_store_stats(f->store, &ss);
+		t->store_w.packets += ss.packets;
+		t->store_w.bytes += ss.bytes;
+		t->store_w.segments += ss.segments;
+		t->store_w.errors += ss.errors;
+	}
 	uint64_t drops = PEEK(f->rx.drops);
 	if (f->rx_kind == TP_SRC_AFPACKET)
 		t->ring_drops += drops;
@@ -526,8 +600,19 @@ void tp_pipeline_totals(const struct tp_pipeline *pl,
 		t->flows += st.ended;
 		t->flows_evicted += st.evicted;
 		t->peak_flows += st.peak;
+		if (w->app) {
+			struct tp_app_stats as;
+			tp_app_stats(w->app, &as);
+			uint64_t *dst = (uint64_t *)&t->app;
+			const uint64_t *src = (const uint64_t *)&as;
+			for (size_t k = 0; k < sizeof(as) / 8; k++)
+				dst[k] += src[k];
+		}
 	}
 	t->sessions = pl->sessions ? tp_sessions_count(pl->sessions) - 2 : 0;
+	t->store = pl->cfg->store_dir[0] != 0;
+	if (pl->retention)
+		tp_retention_stats(pl->retention, &t->retention);
 }
 
 static void session_sum(void *arg, uint32_t idx, struct tp_session_count *c,
@@ -632,9 +717,15 @@ int tp_pipeline_rotate(struct tp_pipeline *pl, uint64_t now_ns, bool reopen)
 
 	if ((r = tp_log_rotate(pl->conn_log, now_ns, reopen)) < 0)
 		rc = r;
+	/* Lines still buffered belong to the file being closed. */
+	tp_weird_flush(pl->weird);
+	if ((r = tp_log_rotate(pl->tcp_log, now_ns, reopen)) < 0 && !rc)
+		rc = r;
 	if ((r = tp_log_rotate(pl->weird_log, now_ns, reopen)) < 0 && !rc)
 		rc = r;
 	if ((r = tp_log_rotate(pl->loss_log, now_ns, reopen)) < 0 && !rc)
+		rc = r;
+	if ((r = tp_app_shared_rotate(pl->app, now_ns, reopen)) < 0 && !rc)
 		rc = r;
 	snprintf(from, sizeof(from), "%s/stats.log", pl->cfg->log_dir);
 	tp_log_rotated_name(to, sizeof(to), pl->cfg->log_dir, "stats",
@@ -718,6 +809,16 @@ void tp_pipeline_finish(struct tp_pipeline *pl)
 	} else {
 		broadcast(&pl->fronts[0], TP_WI_END, pl->fronts[0].t.last_ns);
 	}
+	if (!pl->live) {
+		/* tapir read: the last segments close and retention has its
+		 * pass before the stats record, which counts both.  (Live,
+		 * the HTTP server may still read the writers' counters; they
+		 * close in tp_pipeline_free.) */
+		for (unsigned i = 0; i < pl->nfronts; i++)
+			front_close_store(&pl->fronts[i]);
+		if (pl->retention)
+			tp_retention_pass(pl->retention, wall_ns());
+	}
 	tp_pipeline_write_stats(pl, wall_ns());
 }
 
@@ -747,13 +848,16 @@ int tp_pipeline_free(struct tp_pipeline *pl)
 	unsigned nthreads = pl->nfronts + pl->nworkers;
 	tp_free(pl->beats, nthreads * sizeof(*pl->beats));
 	tp_free(pl->beat_ns, nthreads * sizeof(*pl->beat_ns));
+	tp_retention_free(pl->retention);
 	tp_weird_free(pl->weird);
 	tp_rec_fini(&pl->loss_rec);
 	uint64_t now = wall_ns();
 	int r1 = tp_log_close(pl->conn_log, now);
 	int r2 = tp_log_close(pl->weird_log, now);
 	int r3 = tp_log_close(pl->loss_log, now);
-	rc = r1 ? r1 : r2 ? r2 : r3 ? r3 : store_rc;
+	int r5 = tp_log_close(pl->tcp_log, now);
+	int r4 = tp_app_shared_free(pl->app, now);
+	rc = r1 ? r1 : r2 ? r2 : r3 ? r3 : r4 ? r4 : r5 ? r5 : store_rc;
 	tp_sessions_free(pl->sessions);
 	tp_free(pl, sizeof(*pl));
 	return rc;

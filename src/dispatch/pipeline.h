@@ -14,8 +14,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "app/app-flow.h"
 #include "capture/rx.h"
 #include "decode/decode.h"
+#include "store/retention.h"
+#include "store/store.h"
 #include "util/config.h"
 
 struct tp_pipeline;
@@ -50,6 +53,12 @@ struct tp_pipeline_totals {
 	uint64_t rx_errors;
 	uint64_t by_event[TP_EV__COUNT];
 	uint64_t by_encap[TP_ENCAP__COUNT];
+	/* The packet store, when store.dir is set: the writers' counters
+	 * summed over the fronts, and retention's. */
+	bool store;
+	struct tp_store_stats store_w;
+	struct tp_retention_stats retention;
+	struct tp_app_stats app;         /* parsers, reassembly, nDPI */
 };
 
 /* `tapir read`: open the logs in cfg->log_dir and start the workers; one

@@ -10,7 +10,9 @@
 #include <time.h>
 #include <xxhash.h>
 
+#include "app/app-flow.h"
 #include "flow/conn.h"
+#include "flow/tcp-analysis.h"
 #include "output/logs.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -21,12 +23,21 @@ static void on_flow_end(void *arg, struct tp_flow *f, enum tp_flow_end why)
 {
 	struct tp_worker *w = arg;
 	(void)why;
+	if (f->tcpa)
+		tp_tcpa_prefetch_all(f->tcpa);
+	if (w->app)
+		tp_app_flow_end(w->app, f);
 	tp_conn_log_write(&w->conn, f, w->sessions);
+	if (f->tcpa)
+		tp_tcp_log_write(&w->tcp, f, f->tcpa);
+	if (w->app)
+		tp_app_flow_free(w->app, f);
 }
 
 int tp_worker_init(struct tp_worker *w, unsigned id,
 		   const struct tp_config *cfg, struct tp_sessions *sessions,
-		   struct tp_log *conn_log, uint64_t max_flows)
+		   struct tp_log *conn_log, struct tp_log *tcp_log,
+		   uint64_t max_flows)
 {
 	memset(w, 0, sizeof(*w));
 	w->id = id;
@@ -44,7 +55,8 @@ int tp_worker_init(struct tp_worker *w, unsigned id,
 			w->nsession_dups = 0;
 	}
 	if (!w->flows || (cfg->dedup_enabled && !w->dedup) ||
-	    tp_rec_init(&w->conn, conn_log, 256 * 1024) < 0) {
+	    tp_rec_init(&w->conn, conn_log, 256 * 1024) < 0 ||
+	    tp_rec_init(&w->tcp, tcp_log, 64 * 1024) < 0) {
 		tp_worker_fini(w);
 		return -ENOMEM;
 	}
@@ -53,15 +65,24 @@ int tp_worker_init(struct tp_worker *w, unsigned id,
 
 void tp_worker_fini(struct tp_worker *w)
 {
+	/* Flows still open hold application state. */
+	if (w->app && w->flows)
+		tp_flow_flush(w->flows);
+	tp_app_free(w->app);
+	w->app = NULL;
 	tp_rec_fini(&w->conn);
+	tp_rec_fini(&w->tcp);
 	tp_flow_table_free(w->flows);
 	tp_dedup_free(w->dedup);
 	tp_free(w->session_dups, (size_t)w->nsession_dups * sizeof(uint64_t));
 	w->session_dups = NULL;
-	for (unsigned i = 0; w->rings && i < w->nrings; i++)
+	for (unsigned i = 0; w->rings && i < w->nrings; i++) {
 		if (w->rings[i].items)
 			tp_free(w->rings[i].items, (w->rings[i].mask + 1) *
 					   sizeof(*w->rings[i].items));
+		if (w->rings[i].bytes)
+			tp_free(w->rings[i].bytes, w->rings[i].bsize);
+	}
 	if (w->rings)
 		tp_free(w->rings, w->nrings * sizeof(*w->rings));
 	w->flows = NULL;
@@ -106,7 +127,6 @@ static void new_flow(struct tp_flow *f, const struct tp_witem *it,
 	f->session = it->session;
 	f->vni = it->vni;
 	f->has_vni = it->has_vni;
-	f->encap = it->encap;
 	uint8_t orig = it->side;
 	if (tp_conn_first_is_resp(p))
 		orig ^= 1;
@@ -143,11 +163,17 @@ void tp_worker_handle(struct tp_worker *w, const struct tp_witem *it)
 	if (it->kind == TP_WI_TICK) {
 		/* Records reach the file at least once a second. */
 		tp_rec_flush(&w->conn);
+		tp_rec_flush(&w->tcp);
+		if (w->app)
+			tp_app_flush(w->app);
 		return;
 	}
 	if (it->kind == TP_WI_END) {
 		tp_flow_flush(w->flows);
 		tp_rec_flush(&w->conn);
+		tp_rec_flush(&w->tcp);
+		if (w->app)
+			tp_app_flush(w->app);
 		return;
 	}
 	if (it->dedup && w->dedup &&
@@ -173,8 +199,15 @@ void tp_worker_handle(struct tp_worker *w, const struct tp_witem *it)
 	bool extends = tp_conn_update(&f->conn, it->side, p);
 	if (f->conn.missed_bytes != missed)
 		w->gaps++;
+	/* Wireshark analyses every segment, also those conn.log drops for
+	 * options cut off by the capture. */
+	if (f->tcpa)
+		tp_tcpa_update(f->tcpa, it->side, p, NULL);
 	if (it->proto == 6 && (it->tcp_flags & TP_TH_ACK))
 		w->acks++;
+	if (w->app)
+		tp_app_packet(w->app, f, it->side, p, it->bytes, it->nbytes,
+			      it->l4_off);
 	tp_flow_touch(w->flows, f, extends ? it->ts_ns : f->last_ns);
 	if (it->proto == 6)
 		tp_flow_set_phase(w->flows, f, tcp_phase(&f->conn), it->ts_ns);
@@ -193,6 +226,9 @@ void tp_worker_handle_batch(struct tp_worker *w, const struct tp_witem *it,
 	for (unsigned i = 0; i < n; i++)
 		if (it[i].kind == TP_WI_PACKET)
 			tp_flow_prefetch_entry(w->flows, it[i].hash);
+	for (unsigned i = 0; i < n; i++)
+		if (it[i].proto == 6 && it[i].kind == TP_WI_PACKET)
+			tp_flow_prefetch_tcpa(w->flows, it[i].hash);
 	for (unsigned i = 0; i < n; i++)
 		tp_worker_handle(w, &it[i]);
 }
@@ -262,6 +298,9 @@ static unsigned drain(struct tp_worker *w, unsigned i, uint64_t *tailp,
 		tp_worker_handle_batch(w, it, (unsigned)n);
 		tail += n;
 		done += (unsigned)n;
+		if (r->bytes)
+			atomic_store_explicit(&r->btail, it[n - 1].bend,
+					      memory_order_release);
 		atomic_store(&r->tail, tail);
 		if (atomic_load(&r->producer_asleep))
 			futex_wake(&r->producer_wake);
@@ -325,6 +364,17 @@ int tp_worker_start(struct tp_worker *w, unsigned order, unsigned nrings)
 		if (!w->rings[i].items)
 			return -ENOMEM;
 		w->rings[i].mask = n - 1;
+		if (w->cfg->app_enabled) {
+			/* Room for 256 bytes an item on average, and for
+			 * a few of the largest. */
+			size_t b = 4u << 20;
+			while (b < n * 256)
+				b <<= 1;
+			w->rings[i].bytes = tp_malloc(b);
+			if (!w->rings[i].bytes)
+				return -ENOMEM;
+			w->rings[i].bsize = b;
+		}
 	}
 	if (pthread_create(&w->thread, NULL, worker_main, w) != 0)
 		return -EAGAIN;
@@ -348,28 +398,62 @@ void tp_worker_publish(struct tp_worker *w, unsigned ri)
 	publish(w, &w->rings[ri], true);
 }
 
+/* Where n packet bytes go in the byte ring: contiguous, so a copy that
+ * would cross the end starts over at the beginning. */
+static inline uint64_t bytes_at(const struct tp_ring *r, uint32_t n)
+{
+	uint64_t at = r->bhead, in = at & (r->bsize - 1);
+	if (in + n > r->bsize)
+		at += r->bsize - in;
+	return at;
+}
+
 static inline void put(struct tp_worker *w, struct tp_ring *r,
 		       const struct tp_witem *it)
 {
-	r->items[r->phead & r->mask] = *it;
+	struct tp_witem *slot = &r->items[r->phead & r->mask];
+	*slot = *it;
+	if (r->bytes) {
+		if (it->nbytes) {
+			uint64_t at = bytes_at(r, it->nbytes);
+			uint8_t *dst = r->bytes + (at & (r->bsize - 1));
+			memcpy(dst, it->bytes, it->nbytes);
+			slot->bytes = dst;
+			r->bhead = at + it->nbytes;
+		}
+		slot->bend = r->bhead;
+	}
 	r->phead++;
 	if ((r->phead & 31) == 0)
 		publish(w, r, false);
 }
 
-static inline bool full(struct tp_ring *r)
+static inline bool bytes_full(struct tp_ring *r, uint32_t n)
 {
-	if (r->phead - r->ptail <= r->mask)
+	if (!r->bytes || !n)
 		return false;
-	r->ptail = atomic_load_explicit(&r->tail, memory_order_acquire);
-	return r->phead - r->ptail > r->mask;
+	uint64_t end = bytes_at(r, n) + n;
+	if (end - r->btail_seen <= r->bsize)
+		return false;
+	r->btail_seen = atomic_load_explicit(&r->btail, memory_order_acquire);
+	return end - r->btail_seen > r->bsize;
+}
+
+static inline bool full(struct tp_ring *r, uint32_t nbytes)
+{
+	if (r->phead - r->ptail > r->mask) {
+		r->ptail = atomic_load_explicit(&r->tail, memory_order_acquire);
+		if (r->phead - r->ptail > r->mask)
+			return true;
+	}
+	return bytes_full(r, nbytes);
 }
 
 bool tp_worker_try_push(struct tp_worker *w, unsigned ri,
 			const struct tp_witem *it)
 {
 	struct tp_ring *r = &w->rings[ri];
-	if (full(r)) {
+	if (full(r, it->nbytes)) {
 		r->drops++;
 		publish(w, r, true);
 		return false;
@@ -382,7 +466,7 @@ void tp_worker_push(struct tp_worker *w, unsigned ri, const struct tp_witem *it)
 {
 	struct tp_ring *r = &w->rings[ri];
 	unsigned spins = 0;
-	while (full(r)) {
+	while (full(r, it->nbytes)) {
 		/* Reading a file: wait for the worker, lose nothing. */
 		publish(w, r, true);
 		if (++spins < SPINS) {
@@ -391,7 +475,7 @@ void tp_worker_push(struct tp_worker *w, unsigned ri, const struct tp_witem *it)
 		}
 		uint32_t seen = atomic_load(&r->producer_wake);
 		atomic_store(&r->producer_asleep, 1);
-		if (r->phead - atomic_load(&r->tail) > r->mask)
+		if (full(r, it->nbytes))
 			futex_wait(&r->producer_wake, seen);
 		atomic_store(&r->producer_asleep, 0);
 		spins = 0;

@@ -15,6 +15,8 @@
 #include "mirror/session.h"
 #include "output/writer.h"
 
+struct tp_app;
+
 #define TP_WORKER_BATCH 32
 
 enum tp_witem_kind {
@@ -38,7 +40,18 @@ struct tp_witem {
 	uint8_t ipver, proto, tcp_flags, tcp_hlen, truncated, ttl;
 	uint8_t has_opts, tcp_opts_len;
 	uint8_t tcp_opts[40];          /* TCP options as captured */
+	/* For the application parsers (app.enabled): the first nbytes of
+	 * the IP packet from its header, transport payload at l4_off.  On
+	 * the front the bytes are the packet's; queued, they are a copy in
+	 * the ring's byte buffer (bend: where that copy ends in it). */
+	const uint8_t *bytes;
+	uint32_t nbytes, l4_off;
+	uint64_t bend;
 };
+
+/* Most bytes of an IP packet carried to a worker: a jumbo frame; the
+ * rest of a larger (reassembled) datagram is a gap for the parsers. */
+#define TP_WITEM_MAX_BYTES 16384
 
 /* Single-producer single-consumer ring of work items: one for each
  * decoding thread feeding a worker. */
@@ -54,6 +67,12 @@ struct tp_ring {
 	_Alignas(64) _Atomic uint32_t producer_asleep;
 	_Atomic uint32_t producer_wake;
 	struct tp_witem *items;
+	/* The items' packet bytes (app.enabled), a byte ring: the producer
+	 * appends at bhead, the consumer frees up to btail. */
+	uint8_t *bytes;
+	uint64_t bsize;
+	uint64_t bhead, btail_seen;           /* producer */
+	_Alignas(64) _Atomic uint64_t btail;  /* published by the consumer */
 };
 
 struct tp_worker {
@@ -63,6 +82,8 @@ struct tp_worker {
 	struct tp_flow_table *flows;
 	struct tp_dedup *dedup;
 	struct tp_rec conn;
+	struct tp_rec tcp;             /* tcp.log */
+	struct tp_app *app;            /* application parsers, NULL: off */
 	uint64_t now_ns;
 	uint64_t next_expire_ns;
 	/* counters */
@@ -83,11 +104,12 @@ struct tp_worker {
 	int running;
 };
 
-/* Set up worker id with flow capacity max_flows, writing to conn_log.
- * 0 or -ENOMEM. */
+/* Set up worker id with flow capacity max_flows, writing to conn_log and
+ * tcp_log.  0 or -ENOMEM. */
 int tp_worker_init(struct tp_worker *w, unsigned id,
 		   const struct tp_config *cfg, struct tp_sessions *sessions,
-		   struct tp_log *conn_log, uint64_t max_flows);
+		   struct tp_log *conn_log, struct tp_log *tcp_log,
+		   uint64_t max_flows);
 void tp_worker_fini(struct tp_worker *w);
 
 /* Handle one item (the connection code reads a view rebuilt from it). */

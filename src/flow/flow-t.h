@@ -9,6 +9,9 @@
 #include "decode/packet-t.h"
 #include "flow/conn-t.h"
 
+struct tp_tcpa;
+struct tp_app_flow;
+
 struct tp_flow_key {
 	struct tp_addr a[2];    /* a[0] <= a[1] (with ports as tie-break) */
 	uint16_t port[2];
@@ -22,14 +25,19 @@ struct tp_flow {
 	struct tp_flow *prev, *next;    /* activity list, oldest first */
 	struct tp_flow_key key;
 	uint64_t first_ns, last_ns;
-	uint64_t phase_ns;              /* entered its timeout class (flow.c) */
+	/* Entered its timeout class (flow.c): milliseconds after first_ns,
+	 * rounded up, saturating at 49 days. */
+	uint32_t phase_ms;
 	uint32_t hash;
-	uint32_t session;               /* mirror session index, first packet */
+	struct tp_tcpa *tcpa;           /* TCP flows: analytics (flow.c); in
+					 * the line that lookups read */
+	struct tp_app_flow *app;        /* application state (app/app.c), or NULL */
+	/* Mirror session index of the first packet (< mirror.max_sessions,
+	 * at most 2^24), and the timeout class (flow.c). */
+	uint32_t session : 25;
+	uint32_t has_vni : 1;
+	uint32_t tclass : 3;
 	uint32_t vni;                   /* VNI / tunnel id of the first packet */
-	uint8_t has_vni;
-	uint8_t encap;                  /* enum tp_encap of the first packet */
-	uint8_t tclass;                 /* timeout class (flow.c) */
-	uint8_t service;                /* reserved for application classification */
 	struct tp_conn conn;
 };
 

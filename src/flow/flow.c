@@ -28,6 +28,13 @@ struct tp_flow_table {
 	struct tp_flow **bucket;
 	uint32_t mask;
 	struct tp_flow *pool;
+	/* TCP analytics, one per TCP flow, outside struct tp_flow so that it
+	 * stays within four cache lines; pages are touched only as slots are
+	 * first used, and only TCP flows take one. */
+	struct tp_tcpa *tcpa;        /* tcpa_mem aligned to a cache line */
+	void *tcpa_mem;
+	struct tp_tcpa **tcpa_free;  /* stack of freed slots */
+	uint64_t tcpa_nfree, tcpa_next;
 	uint64_t npool;
 	struct tp_flow *free;        /* free list through hnext */
 	uint64_t next_unused;        /* pool slots never used yet */
@@ -71,7 +78,14 @@ struct tp_flow_table *tp_flow_table_new(uint64_t max_flows,
 	 * cap costs memory only as the table fills. */
 	t->bucket = tp_calloc(nb, sizeof(*t->bucket));
 	t->pool = tp_calloc(max_flows, sizeof(*t->pool));
-	if (!t->bucket || !t->pool) {
+	/* calloc, not tp_calloc_aligned, which writes every page: one slot
+	 * more gives room to align. */
+	t->tcpa_mem = tp_calloc(max_flows + 1, sizeof(*t->tcpa));
+	if (t->tcpa_mem)
+		t->tcpa = (struct tp_tcpa *)(((uintptr_t)t->tcpa_mem + 63) &
+					     ~(uintptr_t)63);
+	t->tcpa_free = tp_calloc(max_flows, sizeof(*t->tcpa_free));
+	if (!t->bucket || !t->pool || !t->tcpa || !t->tcpa_free) {
 		tp_flow_table_free(t);
 		return NULL;
 	}
@@ -92,6 +106,8 @@ void tp_flow_table_free(struct tp_flow_table *t)
 		return;
 	tp_free(t->bucket, ((size_t)t->mask + 1) * sizeof(*t->bucket));
 	tp_free(t->pool, t->npool * sizeof(*t->pool));
+	tp_free(t->tcpa_mem, (t->npool + 1) * sizeof(*t->tcpa));
+	tp_free(t->tcpa_free, t->npool * sizeof(*t->tcpa_free));
 	tp_free(t, sizeof(*t));
 }
 
@@ -167,6 +183,8 @@ void tp_flow_end(struct tp_flow_table *t, struct tp_flow *f,
 {
 	if (t->end)
 		t->end(t->arg, f, why);
+	if (f->tcpa)
+		t->tcpa_free[t->tcpa_nfree++] = f->tcpa;
 	unlink_bucket(t, f);
 	list_del(&t->list[f->tclass], f);
 	f->hnext = t->free;
@@ -232,6 +250,12 @@ struct tp_flow *tp_flow_get(struct tp_flow_table *t,
 	f->hnext = *b;
 	*b = f;
 	f->tclass = (uint8_t)class_of(k->proto);
+	if (k->proto == 6) {
+		/* never short: every TCP flow holds at most one */
+		f->tcpa = t->tcpa_nfree ? t->tcpa_free[--t->tcpa_nfree]
+					: &t->tcpa[t->tcpa_next++];
+		tp_tcpa_init(f->tcpa);
+	}
 	list_add_tail(&t->list[f->tclass], f);
 	t->st.active++;
 	t->st.created++;
@@ -251,6 +275,13 @@ void tp_flow_prefetch_entry(const struct tp_flow_table *t, uint32_t hash)
 	const struct tp_flow *f = t->bucket[hash & t->mask];
 	if (f)
 		__builtin_prefetch(f);
+}
+
+void tp_flow_prefetch_tcpa(const struct tp_flow_table *t, uint32_t hash)
+{
+	const struct tp_flow *f = t->bucket[hash & t->mask];
+	if (f && f->tcpa)
+		tp_tcpa_prefetch(f->tcpa);
 }
 
 void tp_flow_touch(struct tp_flow_table *t, struct tp_flow *f, uint64_t now_ns)
@@ -277,7 +308,9 @@ void tp_flow_set_phase(struct tp_flow_table *t, struct tp_flow *f,
 	f->tclass = (uint8_t)c;
 	/* The delay of a fixed class runs from now: last_ns is the
 	 * connection's last activity and may be older. */
-	f->phase_ns = now_ns;
+	uint64_t ms = now_ns > f->first_ns
+			      ? (now_ns - f->first_ns + 999999) / 1000000 : 0;
+	f->phase_ms = ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms;
 	list_add_tail(&t->list[c], f);
 }
 
@@ -286,8 +319,9 @@ void tp_flow_expire(struct tp_flow_table *t, uint64_t now_ns)
 	for (unsigned c = 0; c < CLASS__COUNT; c++) {
 		struct tp_flow *f;
 		while ((f = t->list[c].head)) {
-			uint64_t since = c < CLASS_ATTEMPT ? f->last_ns
-							   : f->phase_ns;
+			uint64_t since = c < CLASS_ATTEMPT
+				? f->last_ns
+				: f->first_ns + (uint64_t)f->phase_ms * 1000000;
 			if (since + t->timeout[c] >= now_ns)
 				break;
 			tp_flow_end(t, f, TP_FLOW_END_TIMEOUT);

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "flow/flow-t.h"
+#include "flow/tcp-analysis.h"
 #include "util/config.h"
 
 enum tp_flow_end {
@@ -49,6 +50,8 @@ struct tp_flow *tp_flow_get(struct tp_flow_table *t,
  * overlaps its cache misses. */
 void tp_flow_prefetch_bucket(const struct tp_flow_table *t, uint32_t hash);
 void tp_flow_prefetch_entry(const struct tp_flow_table *t, uint32_t hash);
+/* Then (once the entry is in cache) its TCP analytics. */
+void tp_flow_prefetch_tcpa(const struct tp_flow_table *t, uint32_t hash);
 
 /* Where a TCP connection stands, for its timeout: an unanswered attempt
  * ends tcp_attempt_timeout after it began, a closed or reset connection

@@ -2,8 +2,8 @@
  * session the flow came through. */
 #include <stdio.h>
 #include <string.h>
-#include <xxhash.h>
 
+#include "app/app-flow.h"
 #include "flow/community-id.h"
 #include "flow/conn.h"
 #include "output/logs.h"
@@ -13,7 +13,8 @@ enum {
 	F_SERVICE, F_DURATION, F_ORIG_BYTES, F_RESP_BYTES, F_CONN_STATE,
 	F_MISSED_BYTES, F_HISTORY, F_ORIG_PKTS, F_ORIG_IP_BYTES, F_RESP_PKTS,
 	F_RESP_IP_BYTES, F_TUNNEL_PARENTS, F_IP_PROTO, F_COMMUNITY_ID, F_VNI,
-	F_MIRROR_SESSION, F_ZONE, F_OUTER_SRC,
+	F_MIRROR_SESSION, F_ZONE, F_OUTER_SRC, F_NDPI_RISKS,
+	F_TCP0, /* TP_TCP_CONN_NFIELDS headline TCP analytics (tcp-log.c) */
 };
 
 static const struct tp_field conn_fields[] = {
@@ -42,6 +43,8 @@ static const struct tp_field conn_fields[] = {
 	[F_MIRROR_SESSION] = {"mirror_session", TP_FT_STRING},
 	[F_ZONE] = {"zone", TP_FT_STRING},
 	[F_OUTER_SRC] = {"outer_src", TP_FT_ADDR},
+	[F_NDPI_RISKS] = {"ndpi_risks", TP_FT_SET_STRING},
+	TP_TCP_CONN_FIELDS(F_TCP0),
 };
 
 const struct tp_log_schema tp_conn_schema = {
@@ -65,48 +68,21 @@ static const char *proto_name(uint8_t proto)
 	}
 }
 
-char *tp_flow_uid_str(const struct tp_flow *f, char *buf)
-{
-	static const char digits[] =
-		"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-	/* 96 bits from the key and the first packet time: the same flow
-	 * gets the same uid whatever the number of workers or the run. */
-	struct {
-		struct tp_flow_key k;
-		uint64_t ts;
-	} seed = {f->key, f->first_ns};
-	XXH128_hash_t u = XXH3_128bits(&seed, sizeof(seed));
-	char tmp[24];
-	int n = 0;
-	uint64_t v = u.high64;
-	for (int i = 0; i < 11; i++, v /= 62)
-		tmp[n++] = digits[v % 62];
-	uint32_t w = (uint32_t)u.low64;
-	for (int i = 0; i < 6; i++, w /= 62)
-		tmp[n++] = digits[w % 62];
-	buf[0] = 'C';
-	for (int i = 0; i < n; i++)
-		buf[1 + i] = tmp[n - 1 - i];
-	buf[1 + n] = '\0';
-	return buf;
-}
-
 void tp_conn_log_write(struct tp_rec *r, const struct tp_flow *f,
 		       struct tp_sessions *s)
 {
 	const struct tp_conn *c = &f->conn;
 	uint8_t o = c->orig_side, re = (uint8_t)(o ^ 1);
-	char uid[24], cid[64], hist[TP_CONN_HISTORY_MAX + 1];
+	char cid[64], hist[TP_CONN_HISTORY_MAX + 1];
 	uint64_t dur = f->last_ns - f->first_ns;
 
 	tp_rec_begin(r);
 	tp_rec_time(r, F_TS, f->first_ns);
-	tp_rec_str(r, F_UID, tp_flow_uid_str(f, uid));
-	tp_rec_addr(r, F_ORIG_H, &f->key.a[o]);
-	tp_rec_uint(r, F_ORIG_P, f->key.port[o]);
-	tp_rec_addr(r, F_RESP_H, &f->key.a[re]);
-	tp_rec_uint(r, F_RESP_P, f->key.port[re]);
+	tp_rec_flow_id(r, F_UID, f);
 	tp_rec_str(r, F_PROTO, proto_name(f->key.proto));
+	const char *service = tp_app_service(f);
+	if (service)
+		tp_rec_str(r, F_SERVICE, service);
 	/* As Zeek: duration and byte counts only once time has passed. */
 	if (dur > 0) {
 		tp_rec_interval(r, F_DURATION, dur);
@@ -135,5 +111,11 @@ void tp_conn_log_write(struct tp_rec *r, const struct tp_flow *f,
 	} else {
 		tp_rec_str(r, F_ZONE, tp_zone_name(s, f->key.zone));
 	}
+	const char *risks[64];
+	size_t nrisks = tp_app_risks(f, risks, 64);
+	if (nrisks)
+		tp_rec_strset(r, F_NDPI_RISKS, risks, nrisks);
+	if (f->tcpa)
+		tp_tcp_conn_write(r, F_TCP0, f);
 	tp_rec_end(r);
 }

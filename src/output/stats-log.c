@@ -61,6 +61,34 @@ static const char *const encap_names[TP_ENCAP__COUNT] = {
 	"ipip",
 };
 
+/* "store": the writers' counters and retention's removals, by reason. */
+static void store_json(FILE *f, const struct tp_pipeline_totals *t)
+{
+	const struct tp_retention_stats *r = &t->retention;
+	uint64_t segs = 0, bytes = 0;
+
+	for (int k = 0; k < TP_RET__COUNT; k++) {
+		segs += r->segments[k];
+		bytes += r->bytes[k];
+	}
+	fprintf(f,
+		",\"store\":{\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64
+		",\"segments\":%" PRIu64 ",\"write_errors\":%" PRIu64
+		",\"size\":%" PRIu64 ",\"removed_segments\":%" PRIu64
+		",\"removed_bytes\":%" PRIu64,
+		t->store_w.packets, t->store_w.bytes, t->store_w.segments,
+		t->store_w.errors, r->store_bytes, segs, bytes);
+	fprintf(f, ",\"removed\":{");
+	for (int k = 0; k < TP_RET__COUNT; k++)
+		fprintf(f, "%s\"%s\":{\"segments\":%" PRIu64
+			",\"bytes\":%" PRIu64 "}", k ? "," : "",
+			tp_retention_reason_name((enum tp_retention_reason)k),
+			r->segments[k], r->bytes[k]);
+	fprintf(f, "},\"orphans_removed\":%" PRIu64
+		",\"retention_errors\":%" PRIu64 "}",
+		r->orphans, r->errors);
+}
+
 void tp_stats_json(const struct tp_stats_input *in, FILE *f)
 {
 	const struct tp_pipeline_totals *t = in->totals;
@@ -92,7 +120,25 @@ void tp_stats_json(const struct tp_stats_input *in, FILE *f)
 		t->dedup_evictions, t->flow_packets, t->flows,
 		t->flows_evicted, t->peak_flows, t->defrag_memory,
 		tp_mem_in_use(), t->tcp_acks, t->tcp_gaps);
+	const struct tp_app_stats *a = &t->app;
+	fprintf(f,
+		",\"app\":{\"flows\":%" PRIu64 ",\"parsed\":%" PRIu64
+		",\"given_up\":%" PRIu64 ",\"ndpi_flows\":%" PRIu64
+		",\"ndpi_known\":%" PRIu64 ",\"weirds\":%" PRIu64
+		",\"reassembly_held\":%" PRIu64
+		",\"reassembly_overlaps\":%" PRIu64
+		",\"reassembly_gaps\":%" PRIu64
+		",\"reassembly_gap_bytes\":%" PRIu64
+		",\"reassembly_depth_hits\":%" PRIu64
+		",\"reassembly_memcap_hits\":%" PRIu64
+		",\"reassembly_memory\":%" PRIu64 "}",
+		a->flows, a->parsed, a->given_up, a->ndpi_flows, a->ndpi_known,
+		a->weirds, a->reasm_held, a->reasm_overlaps, a->reasm_gaps,
+		a->reasm_gap_bytes, a->reasm_depth_hits, a->reasm_memcap_hits,
+		a->reasm_memory);
 
+	if (t->store)
+		store_json(f, t);
 	fprintf(f, ",\"events\":{");
 	bool first = true;
 	for (unsigned e = 0; e < TP_EV__COUNT; e++) {

@@ -38,6 +38,12 @@ struct tp_weird {
 	struct tp_rec rec;
 	uint32_t threshold, rate;
 	uint64_t seen[TP_EV__COUNT];
+	/* The parsers' weird names (string constants) and their counts. */
+	struct {
+		const char *name;
+		uint64_t n;
+	} flow_seen[128];
+	unsigned nflow_seen;
 };
 
 struct tp_weird *tp_weird_new(struct tp_log *log, uint32_t threshold,
@@ -92,5 +98,52 @@ void tp_weird_packet(struct tp_weird *w, const struct tp_pkt *p,
 	tp_rec_str(r, W_PEER, "tapir");
 	tp_rec_str(r, W_SOURCE, p->ntun ? "tunnel" : "packet");
 	tp_rec_end(r);
+	pthread_mutex_unlock(&w->mu);
+}
+
+/* How often name was seen, this time included. */
+static uint64_t flow_count(struct tp_weird *w, const char *name)
+{
+	for (unsigned i = 0; i < w->nflow_seen; i++)
+		if (w->flow_seen[i].name == name ||
+		    strcmp(w->flow_seen[i].name, name) == 0)
+			return ++w->flow_seen[i].n;
+	if (w->nflow_seen == sizeof(w->flow_seen) / sizeof(w->flow_seen[0]))
+		return 1;
+	w->flow_seen[w->nflow_seen].name = name;
+	w->flow_seen[w->nflow_seen].n = 1;
+	w->nflow_seen++;
+	return 1;
+}
+
+void tp_weird_flow(struct tp_weird *w, uint64_t ts_ns, const struct tp_flow *f,
+		   const char *name, const char *addl, const char *source)
+{
+	pthread_mutex_lock(&w->mu);
+	uint64_t n = flow_count(w, name);
+	if (n > w->threshold && (n - w->threshold) % w->rate != 0) {
+		pthread_mutex_unlock(&w->mu);
+		return;
+	}
+	struct tp_rec *r = &w->rec;
+	tp_rec_begin(r);
+	tp_rec_time(r, W_TS, ts_ns);
+	tp_rec_flow_id(r, W_UID, f);
+	tp_rec_str(r, W_NAME, name);
+	if (addl && addl[0])
+		tp_rec_str(r, W_ADDL, addl);
+	tp_rec_bool(r, W_NOTICE, false);
+	tp_rec_str(r, W_PEER, "tapir");
+	tp_rec_str(r, W_SOURCE, source);
+	tp_rec_end(r);
+	pthread_mutex_unlock(&w->mu);
+}
+
+void tp_weird_flush(struct tp_weird *w)
+{
+	if (!w)
+		return;
+	pthread_mutex_lock(&w->mu);
+	tp_rec_flush(&w->rec);
 	pthread_mutex_unlock(&w->mu);
 }

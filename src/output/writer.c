@@ -34,8 +34,9 @@ static const char *const ftype_names[] = {
 	[TP_FT_COUNT] = "count",       [TP_FT_INT] = "int",
 	[TP_FT_BOOL] = "bool",         [TP_FT_DOUBLE] = "double",
 	[TP_FT_SET_STRING] = "set[string]",
-	[TP_FT_VECTOR_STRING] = "vector[string]",
-	[TP_FT_VECTOR_ADDR] = "vector[addr]",
+	[TP_FT_VEC_STRING] = "vector[string]",
+	[TP_FT_VEC_ADDR] = "vector[addr]",
+	[TP_FT_VEC_INTERVAL] = "vector[interval]",
 };
 
 static void write_all(struct tp_log *log, const char *p, size_t n)
@@ -470,8 +471,10 @@ void tp_rec_addr(struct tp_rec *r, unsigned f, const struct tp_addr *a)
 		putc_(r, '"');
 }
 
-void tp_rec_strset(struct tp_rec *r, unsigned f, const char *const *v,
-		   size_t n)
+/* A set or vector field of n items, item(r, i) writing each. */
+static void put_list(struct tp_rec *r, unsigned f, size_t n,
+		     void (*item)(struct tp_rec *r, const void *v, size_t i),
+		     const void *v)
 {
 	bool json = r->log->fmt == TP_FMT_JSON;
 	field(r, f);
@@ -482,12 +485,42 @@ void tp_rec_strset(struct tp_rec *r, unsigned f, const char *const *v,
 	for (size_t i = 0; i < n; i++) {
 		if (i > 0)
 			putc_(r, ',');
-		if (json)
-			putc_(r, '"');
-		put_escaped(r, v[i], strlen(v[i]), true);
-		if (json)
-			putc_(r, '"');
+		item(r, v, i);
 	}
 	if (json)
 		putc_(r, ']');
+}
+
+static void str_item(struct tp_rec *r, const void *v, size_t i)
+{
+	const char *s = ((const char *const *)v)[i];
+	bool json = r->log->fmt == TP_FMT_JSON;
+	if (json)
+		putc_(r, '"');
+	put_escaped(r, s, strlen(s), true);
+	if (json)
+		putc_(r, '"');
+}
+
+static void secs_item(struct tp_rec *r, const void *v, size_t i)
+{
+	put_secs(r, ((const uint64_t *)v)[i]);
+}
+
+void tp_rec_strset(struct tp_rec *r, unsigned f, const char *const *v,
+		   size_t n)
+{
+	put_list(r, f, n, str_item, v);
+}
+
+void tp_rec_strvec(struct tp_rec *r, unsigned f, const char *const *v,
+		   size_t n)
+{
+	tp_rec_strset(r, f, v, n);
+}
+
+void tp_rec_intervals(struct tp_rec *r, unsigned f, const uint64_t *ns,
+		      size_t n)
+{
+	put_list(r, f, n, secs_item, ns);
 }

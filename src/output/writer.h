@@ -26,8 +26,9 @@ enum tp_ftype {
 	TP_FT_BOOL,
 	TP_FT_DOUBLE,
 	TP_FT_SET_STRING,
-	TP_FT_VECTOR_STRING,         /* written as sets are; typed apart */
-	TP_FT_VECTOR_ADDR,
+	TP_FT_VEC_STRING,            /* written as sets are; typed apart */
+	TP_FT_VEC_ADDR,
+	TP_FT_VEC_INTERVAL,
 };
 
 struct tp_field {
@@ -93,5 +94,11 @@ void tp_rec_addr(struct tp_rec *r, unsigned field, const struct tp_addr *a);
  * strings. */
 void tp_rec_strset(struct tp_rec *r, unsigned field, const char *const *v,
 		   size_t n);
+/* A vector[string] field from n strings (written as a set is). */
+void tp_rec_strvec(struct tp_rec *r, unsigned field, const char *const *v,
+		   size_t n);
+/* A vector[interval] field from n durations in ns. */
+void tp_rec_intervals(struct tp_rec *r, unsigned field, const uint64_t *ns,
+		      size_t n);
 
 #endif

@@ -1,6 +1,7 @@
 /* The HTTP server of `tapir run`, on libmicrohttpd: one internal thread
  * (epoll), a handful of connections, small answers.  Routes are rows of
- * one table; a route's handler queues the whole response.
+ * one table; a route's handler queues the whole response, except
+ * /api/pcap, which streams a query's output (api-pcap.c).
  *
  * The listening socket is opened here, not by libmicrohttpd, so that it can
  * be opened before privileges are dropped and so that a failure names the
@@ -16,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "service/api-pcap.h"
 #include "service/service.h"
 #include "service/sock.h"
 #include "util/log.h"
@@ -30,12 +32,13 @@
 struct tp_httpd {
 	struct MHD_Daemon *mhd;
 	struct tp_health_source hs;
+	struct tp_pcap_api *pcap;
 	uint16_t port;
 	atomic_bool stopping;
 };
 
 typedef enum MHD_Result route_fn(struct tp_httpd *h,
-				 struct MHD_Connection *c);
+				 struct MHD_Connection *c, void **con_cls);
 
 struct route {
 	const char *method;
@@ -43,12 +46,13 @@ struct route {
 	route_fn *fn;
 };
 
-static route_fn route_healthz, route_stats;
+static route_fn route_healthz, route_stats, route_pcap;
 
 /* HEAD is served by the GET row (libmicrohttpd leaves the body out). */
 static const struct route routes[] = {
 	{MHD_HTTP_METHOD_GET, "/healthz", route_healthz},
 	{MHD_HTTP_METHOD_GET, "/api/stats", route_stats},
+	{MHD_HTTP_METHOD_GET, "/api/pcap", route_pcap},
 };
 
 static enum MHD_Result reply(struct MHD_Connection *c, unsigned status,
@@ -76,8 +80,9 @@ static enum MHD_Result reply_text(struct MHD_Connection *c, unsigned status,
 }
 
 static enum MHD_Result route_healthz(struct tp_httpd *h,
-				     struct MHD_Connection *c)
+				     struct MHD_Connection *c, void **con_cls)
 {
+	(void)con_cls;
 	char why[256], body[sizeof(why) + 2];
 
 	if (atomic_load(&h->stopping))
@@ -91,10 +96,11 @@ static enum MHD_Result route_healthz(struct tp_httpd *h,
 }
 
 static enum MHD_Result route_stats(struct tp_httpd *h,
-				   struct MHD_Connection *c)
+				   struct MHD_Connection *c, void **con_cls)
 {
 	size_t cap = STATS_FIRST_SIZE;
 
+	(void)con_cls;
 	if (!h->hs.stats_json)
 		return reply_text(c, MHD_HTTP_SERVICE_UNAVAILABLE,
 				  "no counters yet\n");
@@ -119,6 +125,21 @@ static enum MHD_Result route_stats(struct tp_httpd *h,
 			  "the counters could not be written\n");
 }
 
+static enum MHD_Result route_pcap(struct tp_httpd *h,
+				  struct MHD_Connection *c, void **con_cls)
+{
+	return tp_pcap_api_request(h->pcap, c, con_cls);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+			 enum MHD_RequestTerminationCode why)
+{
+	struct tp_httpd *h = cls;
+	(void)c;
+	(void)why;
+	tp_pcap_api_completed(h->pcap, con_cls);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 				  const char *url, const char *method,
 				  const char *version, const char *upload_data,
@@ -130,7 +151,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 	(void)version;
 	(void)upload_data;
 	(void)upload_data_size;
-	(void)con_cls;
 	const char *m = strcmp(method, MHD_HTTP_METHOD_HEAD) ? method
 							     : MHD_HTTP_METHOD_GET;
 	for (size_t i = 0; i < TP_ARRAY_SIZE(routes); i++) {
@@ -138,7 +158,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 			continue;
 		path_known = true;
 		if (!strcmp(m, routes[i].method))
-			return routes[i].fn(h, c);
+			return routes[i].fn(h, c, con_cls);
 	}
 	if (path_known) {
 		static const char body[] = "method not allowed\n";
@@ -179,12 +199,20 @@ struct tp_httpd *tp_httpd_start(const char *listen,
 	}
 	h->hs = *hs;
 	atomic_init(&h->stopping, false);
+	h->pcap = tp_pcap_api_new();
+	if (!h->pcap) {
+		snprintf(err, errlen, "out of memory starting the HTTP server");
+		goto fail;
+	}
 	fd = tp_sock_listen_tcp(&a, true, HTTPD_BACKLOG, err, errlen);
 	if (fd < 0)
 		goto fail;
 	h->port = tp_sock_bound_port(fd);
 
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+	/* Suspend and resume: /api/pcap waits for its query without
+	 * holding the thread. */
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
+			 MHD_ALLOW_SUSPEND_RESUME;
 	flags |= MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES
 			 ? MHD_USE_EPOLL
 			 : MHD_USE_POLL;
@@ -195,6 +223,7 @@ struct tp_httpd *tp_httpd_start(const char *listen,
 	h->mhd = MHD_start_daemon(
 		flags, h->port, NULL, NULL, on_request, h,
 		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
 		MHD_OPTION_LISTEN_SOCKET, fd,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTPD_MAX_CONNECTIONS,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTPD_TIMEOUT_S,
@@ -213,6 +242,7 @@ struct tp_httpd *tp_httpd_start(const char *listen,
 	}
 	return h;
 fail:
+	tp_pcap_api_free(h->pcap);
 	tp_free(h, sizeof(*h));
 	return NULL;
 }
@@ -220,6 +250,11 @@ fail:
 uint16_t tp_httpd_port(const struct tp_httpd *h)
 {
 	return h->port;
+}
+
+void tp_httpd_serve_store(struct tp_httpd *h, const struct tp_config *cfg)
+{
+	tp_pcap_api_set_store(h->pcap, cfg);
 }
 
 void tp_httpd_set_stopping(struct tp_httpd *h)
@@ -231,6 +266,8 @@ void tp_httpd_stop(struct tp_httpd *h)
 {
 	if (!h)
 		return;
+	tp_pcap_api_stop(h->pcap);
 	MHD_stop_daemon(h->mhd);
+	tp_pcap_api_free(h->pcap);
 	tp_free(h, sizeof(*h));
 }

@@ -1,7 +1,8 @@
 /* The service side of `tapir run`: what a load balancer, systemd and an
  * operator see of the pipeline.
  *
- *   - an HTTP server (libmicrohttpd): GET /healthz, GET /api/stats;
+ *   - an HTTP server (libmicrohttpd): GET /healthz, GET /api/stats,
+ *     GET /api/pcap (a store query, streamed);
  *   - TCP health ports for NLB-style checks: they accept while the pipeline
  *     is healthy and refuse connections while it is not;
  *   - a lock on the log directory, so that two tapirs never write one set
@@ -19,6 +20,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+struct tp_config;
 
 /* What the pipeline tells the service: its health and its counters.  Both
  * callbacks are called from the service's own threads (the HTTP server's
@@ -49,6 +52,10 @@ struct tp_httpd;
 struct tp_httpd *tp_httpd_start(const char *listen,
 				const struct tp_health_source *hs, char *err,
 				size_t errlen);
+
+/* Serve GET /api/pcap from the store of cfg (cfg->store_dir, log.dir for
+ * uid); until this is called it answers 503.  cfg must outlive h. */
+void tp_httpd_serve_store(struct tp_httpd *h, const struct tp_config *cfg);
 
 /* The port listened on (useful after port 0). */
 uint16_t tp_httpd_port(const struct tp_httpd *h);

@@ -187,6 +187,54 @@ static void index_terms(const char *text, const struct tok *t, unsigned n,
 	}
 }
 
+/* The word of a flow term (t[1]) is a uid ("C" and letters and digits) or
+ * a Community ID v1 ("1:" and base64). */
+static bool word_ok(const char *w, size_t n, bool uid)
+{
+	if (uid ? (n < 2 || w[0] != 'C') : (n < 3 || strncmp(w, "1:", 2)))
+		return false;
+	for (size_t i = uid ? 1 : 2; i < n; i++) {
+		unsigned char c = (unsigned char)w[i];
+		bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+			     (c >= 'A' && c <= 'Z');
+		if (!alnum && (uid || !strchr("+/=", c)))
+			return false;
+	}
+	return true;
+}
+
+/* "zone NAME", "uid UID", "community-id ID": tokens t[0..n). */
+static int flow_term(const char *text, const struct tok *t, unsigned n,
+		     struct tp_expr *e, char *err, size_t errlen)
+{
+	bool zone = is(text, &t[0], "zone"), uid = is(text, &t[0], "uid");
+	const char *what = zone ? "'zone' takes one zone name, as in the "
+				  "configuration (like default)"
+			  : uid ? "'uid' takes one conn.log uid (like "
+				  "CHhAvVGS1DHFjwGM9)"
+				: "'community-id' takes one Community ID (like "
+				  "1:wCb3OG7yAFWelaUydu0D+125CLM=)";
+	bool *has = zone ? &e->has_zone : uid ? &e->has_uid : &e->has_cid;
+	char *out = zone ? e->zone : uid ? e->uid : e->cid;
+	size_t cap = zone ? sizeof(e->zone) : uid ? sizeof(e->uid)
+						  : sizeof(e->cid);
+
+	if (n != 2 || t[1].len >= cap ||
+	    (!zone && !word_ok(text + t[1].off, t[1].len, uid)))
+		return fail(err, errlen, text,
+			    n >= 2 ? t[1].off : t[0].off + t[0].len,
+			    n >= 2 ? t[1].len : 1, what);
+	if (*has)
+		return fail(err, errlen, text, t[0].off, t[0].len,
+			    zone ? "'zone' given twice"
+			    : uid ? "'uid' given twice"
+				  : "'community-id' given twice");
+	memcpy(out, text + t[1].off, t[1].len);
+	out[t[1].len] = 0;
+	*has = true;
+	return 0;
+}
+
 int tp_expr_parse(const char *text, struct tp_expr *e, char *err,
 		  size_t errlen)
 {
@@ -230,18 +278,18 @@ int tp_expr_parse(const char *text, struct tp_expr *e, char *err,
 			if (!whole || top_or)
 				return fail(err, errlen, text, tk[i].off,
 					    tk[i].len,
-					    "tapir's fields (vni, session) "
-					    "combine with the rest only by a "
-					    "top-level 'and': not inside "
-					    "parentheses, after 'not' or "
-					    "next to 'or'");
+					    "tapir's fields (vni, session, "
+					    "zone, uid, community-id) combine "
+					    "with the rest only by a top-level "
+					    "'and': not inside parentheses, "
+					    "after 'not' or next to 'or'");
 		}
 		const struct tok *t0 = &tk[s];
 		if (is(text, t0, "zone") || is(text, t0, "uid") ||
 		    is(text, t0, "community-id")) {
-			return fail(err, errlen, text, t0->off, t0->len,
-				    "this field is not supported yet; "
-				    "supported: vni N, session NAME");
+			rc = flow_term(text, &tk[s], end - s, e, err, errlen);
+			if (rc < 0)
+				return rc;
 		} else if (is(text, t0, "vni")) {
 			if (end - s != 2 ||
 			    parse_num(text, &tk[s + 1], 0xffffff, &e->vni) < 0)

@@ -2,7 +2,8 @@
  * tapir's own fields, combined with `and` at the top level:
  *
  *   expr  := term { ("and" | "&&") term }
- *   term  := "vni" NUMBER | "session" NAME | BPF
+ *   term  := "vni" NUMBER | "session" NAME | "zone" NAME | "uid" UID
+ *          | "community-id" ID | BPF
  *
  * Where the expression has an `or` (or `||`) at the top level, or a
  * tapir field inside parentheses or after `not`, only BPF is allowed.
@@ -40,6 +41,13 @@ struct tp_expr {
 	uint32_t vni;
 	bool has_session;
 	char session[64];
+	/* Flow terms, matched by store/flow-terms.c. */
+	bool has_zone;
+	char zone[64];           /* a zone's name, as in the configuration */
+	bool has_uid;
+	char uid[32];            /* a conn.log uid, "C" and letters/digits */
+	bool has_cid;
+	char cid[64];            /* a Community ID v1, "1:" + base64 */
 	/* The top level is a conjunction: every term must hold, so each
 	 * term below may narrow the candidates by the index. */
 	bool conjunction;

@@ -15,13 +15,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zstd.h>
 
 #include "decode/decode.h"
 #include "decode/defrag.h"
+#include "store/flow-terms.h"
 #include "store/index.h"
+#include "store/manifest.h"
+#include "store/query-args.h"
 #include "store/store.h"
 #include "util/log.h"
+#include "store/le.h"
 #include "util/mem.h"
+
+/* Reads of the segments: at most this much at once. */
+#define WIN (256u << 10)
 
 struct match {
 	uint64_t ts_ns;
@@ -42,10 +50,26 @@ struct run {
 	size_t nbuf;
 	struct match *m;
 	size_t nm, capm;
+	size_t wlen;             /* the window: buf holds wlen bytes of */
+	uint64_t wstart;         /* segment wseg from offset wstart */
+	uint32_t wseg;
+	ZSTD_DCtx *dc;           /* zstd segments: their blocks, by number */
+	uint8_t *zin;
+	size_t nzin;
+	struct tp_idx_block **blocks;
+	uint32_t *nblocks;
+	struct tp_manifest man;
+	bool have_manifest;
 	char **names;            /* segment paths, by number */
 	uint32_t *linktypes;
 	size_t nnames;
 };
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
 
 static int cmp_name(const void *a, const void *b)
 {
@@ -62,12 +86,6 @@ static int cmp_match(const void *a, const void *b)
 	return x->off < y->off ? -1 : x->off > y->off;
 }
 
-static uint32_t rd32(const uint8_t *q)
-{
-	return (uint32_t)q[0] | (uint32_t)q[1] << 8 | (uint32_t)q[2] << 16 |
-	       (uint32_t)q[3] << 24;
-}
-
 /* Segment files of the store, sorted by name (first packet time). */
 static int list_segments(struct run *r, char *err, size_t errlen)
 {
@@ -79,11 +97,9 @@ static int list_segments(struct run *r, char *err, size_t errlen)
 	}
 	size_t cap = 0;
 	struct dirent *de;
-	size_t pl = strlen(TP_STORE_SEG_PREFIX), sl = strlen(TP_STORE_SEG_SUFFIX);
 	while ((de = readdir(d))) {
 		size_t n = strlen(de->d_name);
-		if (n <= pl + sl || strncmp(de->d_name, TP_STORE_SEG_PREFIX, pl) ||
-		    strcmp(de->d_name + n - sl, TP_STORE_SEG_SUFFIX))
+		if (!tp_store_seg_base(de->d_name))
 			continue;
 		if (r->nnames == cap) {
 			size_t nc = cap ? cap * 2 : 64;
@@ -104,113 +120,82 @@ static int list_segments(struct run *r, char *err, size_t errlen)
 	if (r->nnames)
 		qsort(r->names, r->nnames, sizeof(*r->names), cmp_name);
 	r->linktypes = calloc(r->nnames ? r->nnames : 1, sizeof(uint32_t));
-	return r->linktypes ? 0 : -ENOMEM;
+	r->blocks = calloc(r->nnames ? r->nnames : 1, sizeof(*r->blocks));
+	r->nblocks = calloc(r->nnames ? r->nnames : 1, sizeof(*r->nblocks));
+	return r->linktypes && r->blocks && r->nblocks ? 0 : -ENOMEM;
 }
 
-/* Bitmaps of candidates.  flows: NULL when no flow term narrows. */
-static void mark_flows(uint8_t *fl, const uint8_t *prev, uint32_t f)
+static bool host_in(const struct tp_idx_stream *s, const struct tp_addr *a)
 {
-	if (!prev || prev[f])
-		fl[f] = 1;
+	return !memcmp(&s->a[0], a, sizeof(*a)) ||
+	       !memcmp(&s->a[1], a, sizeof(*a));
 }
 
-static int post_lo(const struct tp_idx_post *p, uint32_t n, uint32_t key)
+/* May a packet of stream s match the term?  (Direction is ignored: a
+ * superset; BPF decides.) */
+static bool term_allows(const struct tp_idx_stream *s,
+			const struct tp_expr_term *t)
 {
-	uint32_t lo = 0, hi = n;
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		if (p[mid].key < key)
-			lo = mid + 1;
-		else
-			hi = mid;
+	if (!(s->flags & TP_IDX_S_FLOW))
+		return false;
+	switch (t->kind) {
+	case TP_EXPR_HOST:
+		return host_in(s, &t->addr);
+	case TP_EXPR_PORT:
+		return !(s->flags & TP_IDX_S_PORTS) || s->port[0] == t->val ||
+		       s->port[1] == t->val;
+	case TP_EXPR_PROTO:
+		return s->proto == t->val;
 	}
-	return (int)lo;
+	return true;
 }
 
-/* Flows the term allows, intersected with prev (NULL: all).  New bitmap
- * of nflows bytes, or NULL on ENOMEM. */
-static uint8_t *term_flows(const struct tp_index *ix,
-			   const struct tp_expr_term *t, const uint8_t *prev)
+/* The session number of the query's session name in this index, or -1
+ * when the segment has no such session. */
+static int64_t session_no(const struct tp_index *ix, const char *name)
 {
-	uint8_t *fl = calloc(ix->nflows ? ix->nflows : 1, 1);
-	if (!fl)
-		return NULL;
-	if (t->kind == TP_EXPR_HOST) {
-		uint32_t lo = 0, hi = ix->nip;
-		while (lo < hi) {
-			uint32_t mid = lo + (hi - lo) / 2;
-			if (memcmp(&ix->ip[mid].addr, &t->addr, 16) < 0)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
-		for (; lo < ix->nip && !memcmp(&ix->ip[lo].addr, &t->addr, 16);
-		     lo++)
-			mark_flows(fl, prev, ix->ip[lo].flow);
-	} else {
-		const struct tp_idx_post *p =
-			t->kind == TP_EXPR_PORT ? ix->port : ix->proto;
-		uint32_t n = t->kind == TP_EXPR_PORT ? ix->nport : ix->nproto;
-		for (uint32_t i = (uint32_t)post_lo(p, n, t->val);
-		     i < n && p[i].key == t->val; i++)
-			mark_flows(fl, prev, p[i].id);
-		if (t->kind == TP_EXPR_PORT)
-			for (uint32_t i = (uint32_t)post_lo(p, n, TP_IDX_ANY_PORT);
-			     i < n && p[i].key == TP_IDX_ANY_PORT; i++)
-				mark_flows(fl, prev, p[i].id);
-	}
-	return fl;
+	for (uint32_t s = 0; s < ix->nsess; s++)
+		if (!strcmp(ix->sess[s].name, name))
+			return ix->sess[s].no;
+	return -1;
 }
 
-/* Per packet: may it match?  Fills pk (npkts bytes). */
+/* Candidate record offsets of the segment, ascending, into *out (*n). */
 static int candidates(const struct tp_query *q, const struct tp_index *ix,
-		      uint8_t *pk, int32_t *sess_of)
+		      uint64_t **out, size_t *n)
 {
 	const struct tp_expr *e = &q->expr;
-	uint8_t *fl = NULL;
-
-	for (uint32_t i = 0; i < ix->npkts; i++)
-		sess_of[i] = -1;
-	for (uint32_t i = 0; i < ix->nsesspost; i++)
-		sess_of[ix->sesspost[i].id] = (int32_t)ix->sesspost[i].key;
-
-	if (e->conjunction)
-		for (unsigned t = 0; t < e->nterms; t++) {
-			uint8_t *n = term_flows(ix, &e->terms[t], fl);
-			free(fl);
-			if (!(fl = n))
-				return -ENOMEM;
-		}
-	if (fl) {
-		memset(pk, 0, ix->npkts);
-		for (uint32_t f = 0; f < ix->nflows; f++)
-			if (fl[f])
-				for (uint32_t k = 0; k < ix->flows[f].npkts; k++)
-					pk[ix->flow_pkts[ix->flows[f].first + k]] = 1;
-		free(fl);
-	} else {
-		memset(pk, 1, ix->npkts);
+	int64_t sess = e->has_session ? session_no(ix, e->session) : 0;
+	size_t k = 0;
+	*out = NULL;
+	*n = 0;
+	if (e->has_session && sess < 0)
+		return 0;
+	uint64_t *v = malloc((size_t)(ix->npkts ? ix->npkts : 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < ix->nstreams; i++) {
+		const struct tp_idx_stream *s = &ix->streams[i];
+		bool ok = true;
+		if (e->conjunction)
+			for (unsigned t = 0; ok && t < e->nterms; t++)
+				ok = term_allows(s, &e->terms[t]);
+		if (ok && e->has_vni)
+			ok = (s->flags & TP_IDX_S_VNI) && s->vni == e->vni;
+		if (ok && e->has_session)
+			ok = s->session == (uint64_t)sess;
+		/* Flow terms (store/flow-terms.c) narrow by the stream. */
+		if (ok && q->flow)
+			ok = tp_flow_terms_stream(q->flow, s);
+		if (!ok)
+			continue;
+		tp_index_stream_offs(ix, i, v + k);
+		k += s->npkts;
 	}
-	if (e->has_vni) {
-		uint8_t *v = calloc(ix->npkts ? ix->npkts : 1, 1);
-		if (!v)
-			return -ENOMEM;
-		for (uint32_t i = (uint32_t)post_lo(ix->vni, ix->nvni, e->vni);
-		     i < ix->nvni && ix->vni[i].key == e->vni; i++)
-			v[ix->vni[i].id] = 1;
-		for (uint32_t i = 0; i < ix->npkts; i++)
-			pk[i] &= v[i];
-		free(v);
-	}
-	if (e->has_session) {
-		int32_t no = -2;
-		for (uint32_t s = 0; s < ix->nsess; s++)
-			if (!strcmp(ix->sess[s].name, e->session))
-				no = (int32_t)ix->sess[s].no;
-		for (uint32_t i = 0; i < ix->npkts; i++)
-			if (sess_of[i] != no)
-				pk[i] = 0;
-	}
+	if (k)
+		qsort(v, k, sizeof(*v), cmp_u64);
+	*out = v;
+	*n = k;
 	return 0;
 }
 
@@ -225,23 +210,102 @@ static bool vni_matches(const struct tp_pkt *p, uint32_t vni)
 	return false;
 }
 
-static int read_rec(struct run *r, int fd, uint64_t off, uint8_t *h,
-		    uint32_t *caplen)
+/* Make bytes [off, off + need) of segment seg readable in the window,
+ * reading ahead to `upto` (a later record the caller will want) when the
+ * window is refilled. */
+static int grow_buf(uint8_t **b, size_t *cap, size_t n)
 {
-	if (pread(fd, h, 16, (off_t)off) != 16)
+	if (n <= *cap)
+		return 0;
+	uint8_t *q = realloc(*b, n);
+	if (!q)
+		return -ENOMEM;
+	*b = q;
+	*cap = n;
+	return 0;
+}
+
+/* The window of a zstd segment: the block holding off, decompressed. */
+static int zwindow(struct run *r, int fd, uint32_t seg, uint64_t off,
+		   size_t need)
+{
+	const struct tp_idx_block *b = r->blocks[seg];
+	uint32_t lo = 0, hi = r->nblocks[seg] - 1;
+	if (off >= b[hi].raw)
 		return -EIO;
-	uint32_t n = rd32(h + 8);
-	if (n > (64u << 20))
+	while (lo + 1 < hi) {    /* b[lo].raw <= off < b[hi].raw */
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (b[mid].raw <= off)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	size_t zl = (size_t)(b[lo + 1].zoff - b[lo].zoff);
+	size_t rl = (size_t)(b[lo + 1].raw - b[lo].raw);
+	if (zl > (64u << 20) || rl > (64u << 20))
 		return -EIO;
-	if (n > r->nbuf) {
-		uint8_t *b = realloc(r->buf, n);
+	if (!r->dc && !(r->dc = ZSTD_createDCtx()))
+		return -ENOMEM;
+	if (grow_buf(&r->zin, &r->nzin, zl) < 0 ||
+	    grow_buf(&r->buf, &r->nbuf, rl) < 0)
+		return -ENOMEM;
+	r->wseg = UINT32_MAX;
+	if (pread(fd, r->zin, zl, (off_t)b[lo].zoff) != (ssize_t)zl)
+		return -EIO;
+	size_t got = ZSTD_decompressDCtx(r->dc, r->buf, rl, r->zin, zl);
+	if (ZSTD_isError(got) || got != rl)
+		return -EIO;
+	r->wseg = seg;
+	r->wstart = b[lo].raw;
+	r->wlen = rl;
+	return off + need <= r->wstart + r->wlen ? 0 : -EIO;
+}
+
+static int window(struct run *r, int fd, uint32_t seg, uint64_t off,
+		  size_t need, uint64_t upto)
+{
+	if (r->wseg == seg && off >= r->wstart &&
+	    off + need <= r->wstart + r->wlen)
+		return 0;
+	if (r->nblocks[seg])
+		return zwindow(r, fd, seg, off, need);
+	size_t len = upto > off ? (size_t)(upto - off) + 2048 : 2048;
+	if (len > WIN)
+		len = WIN;
+	if (len < need)
+		len = need;
+	if (len > r->nbuf) {
+		uint8_t *b = realloc(r->buf, len);
 		if (!b)
 			return -ENOMEM;
 		r->buf = b;
-		r->nbuf = n;
+		r->nbuf = len;
 	}
-	if (n && pread(fd, r->buf, n, (off_t)(off + 16)) != (ssize_t)n)
+	ssize_t n = pread(fd, r->buf, len, (off_t)off);
+	if (n < 0 || (size_t)n < need) {
+		r->wseg = UINT32_MAX;
 		return -EIO;
+	}
+	r->wseg = seg;
+	r->wstart = off;
+	r->wlen = (size_t)n;
+	return 0;
+}
+
+/* The record at off (its 16-byte header, then caplen bytes) in *rec,
+ * valid until the next call. */
+static int read_rec(struct run *r, int fd, uint32_t seg, uint64_t off,
+		    uint64_t upto, const uint8_t **rec, uint32_t *caplen)
+{
+	int rc = window(r, fd, seg, off, 16, upto);
+	if (rc < 0)
+		return rc;
+	uint32_t n = tp_le_get32(r->buf + (off - r->wstart) + 8);
+	if (n > (64u << 20))
+		return -EIO;
+	if ((rc = window(r, fd, seg, off, 16 + (size_t)n, upto)) < 0)
+		return rc;
+	*rec = r->buf + (off - r->wstart);
 	*caplen = n;
 	return 0;
 }
@@ -261,14 +325,54 @@ static int add_match(struct run *r, uint64_t ts, uint32_t seg, uint64_t off,
 	return 0;
 }
 
+/* May the segment hold a match, by its manifest entry?  Each index term
+ * of a conjunction, the VNI and the session must be in its filter. */
+static bool entry_allows(const struct tp_query *q,
+			 const struct tp_manifest_entry *me)
+{
+	const struct tp_expr *e = &q->expr;
+	const struct tp_bloom *bf = &me->bloom;
+	if (me->npkts == 0 || me->last_ns < q->since_ns ||
+	    me->first_ns > q->until_ns)
+		return false;
+	if (e->has_vni && !tp_bloom_maybe(bf, tp_bloom_key_vni(e->vni)))
+		return false;
+	if (e->has_session &&
+	    !tp_bloom_maybe(bf, tp_bloom_key_session(e->session)))
+		return false;
+	if (!e->conjunction)
+		return true;
+	for (unsigned t = 0; t < e->nterms; t++) {
+		const struct tp_expr_term *tm = &e->terms[t];
+		if (tm->kind == TP_EXPR_HOST &&
+		    !tp_bloom_maybe(bf, tp_bloom_key_addr(&tm->addr)))
+			return false;
+		if (tm->kind == TP_EXPR_PORT &&
+		    !tp_bloom_maybe(bf, tp_bloom_key_port(tm->val)) &&
+		    !tp_bloom_maybe(bf, tp_bloom_key_port(TP_BLOOM_ANY_PORT)))
+			return false;
+	}
+	return true;
+}
+
 static int search_segment(struct run *r, uint32_t seg)
 {
 	const struct tp_query *q = r->q;
 	char ipath[4400], err[512];
 	struct tp_index ix;
 	const char *path = r->names[seg];
-	size_t n = strlen(path) - strlen(TP_STORE_SEG_SUFFIX);
+	const char *base = strrchr(path, '/');
+	size_t n = (size_t)(base + 1 - path) + tp_store_seg_base(base + 1);
 
+	const struct tp_manifest_entry *me =
+		r->have_manifest ? tp_manifest_find(&r->man, base + 1) : NULL;
+	if (me) {
+		r->linktypes[seg] = me->linktype;
+		if (!entry_allows(q, me)) {
+			r->res->skipped++;
+			return 0;
+		}
+	}
 	snprintf(ipath, sizeof(ipath), "%.*s" TP_STORE_IDX_SUFFIX, (int)n, path);
 	int rc = tp_index_load(&ix, ipath, err, sizeof(err));
 	if (rc == -ENOENT) {
@@ -282,47 +386,56 @@ static int search_segment(struct run *r, uint32_t seg)
 		return 0;
 	}
 	r->linktypes[seg] = ix.linktype;
+	if (ix.nblocks) {
+		/* Kept for reading the matches out. */
+		r->blocks[seg] = ix.blocks;
+		r->nblocks[seg] = ix.nblocks;
+		ix.blocks = NULL;
+		ix.nblocks = 0;
+	}
 	if (ix.npkts == 0 || ix.last_ns < q->since_ns ||
 	    ix.first_ns > q->until_ns) {
 		tp_index_free(&ix);
 		return 0;
 	}
 	r->res->segments_read++;
-	uint8_t *pk = malloc(ix.npkts);
-	int32_t *sess_of = malloc((size_t)ix.npkts * sizeof(*sess_of));
+	uint64_t *offs = NULL;
+	size_t noffs = 0;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	rc = 0;
-	if (!pk || !sess_of) {
-		rc = -ENOMEM;
-		goto out;
-	}
 	if (fd < 0) {
 		r->res->damaged++;
 		tp_log_warn("%s: %s; segment skipped", path, strerror(errno));
 		goto out;
 	}
-	if ((rc = candidates(q, &ix, pk, sess_of)) < 0)
+	if ((rc = candidates(q, &ix, &offs, &noffs)) < 0)
 		goto out;
-	for (uint32_t i = 0; i < ix.npkts; i++) {
-		const struct tp_idx_pkt *ip = &ix.pkts[i];
-		if (!pk[i] || ip->ts_ns < q->since_ns || ip->ts_ns > q->until_ns)
-			continue;
-		uint8_t h[16];
+	for (size_t i = 0, j = 0; i < noffs; i++) {
+		uint64_t off = offs[i];
+		/* Read ahead over the candidates that share a window. */
+		if (j < i)
+			j = i;
+		while (j + 1 < noffs && offs[j + 1] - off < WIN - 4096)
+			j++;
+		const uint8_t *h;
 		uint32_t caplen;
 		r->res->candidates++;
-		if (read_rec(r, fd, ip->off, h, &caplen) < 0) {
+		if (read_rec(r, fd, seg, off, offs[j], &h, &caplen) < 0) {
 			r->res->damaged++;
 			tp_log_warn("%s: record at offset %llu unreadable; "
 				    "rest of the segment skipped", path,
-				    (unsigned long long)ip->off);
+				    (unsigned long long)off);
 			break;
 		}
+		uint64_t ts = (uint64_t)tp_le_get32(h) * 1000000000ull + tp_le_get32(h + 4);
+		if (ts < q->since_ns || ts > q->until_ns)
+			continue;
 		struct tp_pkt *p = r->pkt;
 		memset(p, 0, sizeof(*p));
-		p->data = r->buf;
+		p->data = h + 16;
 		p->caplen = caplen;
-		p->wirelen = rd32(h + 12);
-		p->ts_ns = ip->ts_ns;
+		p->wirelen = tp_le_get32(h + 12);
+		p->ts_ns = ts;
 		p->linktype = ix.linktype;
 		tp_decode(&r->dec, p);
 		if (q->expr.has_vni && !vni_matches(p, q->expr.vni))
@@ -338,30 +451,40 @@ static int search_segment(struct run *r, uint32_t seg)
 			if (!pcap_offline_filter(&r->prog, &ph, p->ip))
 				continue;
 		}
+		if (q->flow && !tp_flow_terms_match(q->flow, p))
+			continue;
 		r->res->matched++;
-		if ((rc = add_match(r, ip->ts_ns, seg, ip->off, caplen + 16)) < 0)
+		if ((rc = add_match(r, ts, seg, off, caplen + 16)) < 0)
 			goto out;
 	}
 out:
 	if (fd >= 0)
 		close(fd);
-	free(pk);
-	free(sess_of);
+	free(offs);
 	tp_index_free(&ix);
 	return rc;
 }
 
-static void put32(uint8_t *q, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		q[i] = (uint8_t)(v >> (8 * i));
-}
-
-static int write_out(struct run *r, FILE *out, char *err, size_t errlen)
+/* Matches within --limit: packets, and bytes of the pcap (24 header). */
+static size_t within_limits(const struct run *r)
 {
 	size_t n = r->nm;
 	if (r->q->limit && n > r->q->limit)
 		n = (size_t)r->q->limit;
+	if (r->q->limit_bytes) {
+		uint64_t b = 24;
+		for (size_t i = 0; i < n; i++) {
+			if (b + r->m[i].len > r->q->limit_bytes)
+				return i;
+			b += r->m[i].len;
+		}
+	}
+	return n;
+}
+
+static int write_out(struct run *r, FILE *out, char *err, size_t errlen)
+{
+	size_t n = within_limits(r);
 	uint32_t lt = n ? r->linktypes[r->m[0].seg] : 1;
 	for (size_t i = 0; i < n; i++)
 		if (r->linktypes[r->m[i].seg] != lt) {
@@ -372,12 +495,12 @@ static int write_out(struct run *r, FILE *out, char *err, size_t errlen)
 			return -EXDEV;
 		}
 	uint8_t h[24];
-	put32(h, 0xa1b23c4d);
+	tp_le_put32(h, 0xa1b23c4d);
 	h[4] = 2, h[5] = 0, h[6] = 4, h[7] = 0;
-	put32(h + 8, 0);
-	put32(h + 12, 0);
-	put32(h + 16, 262144);
-	put32(h + 20, lt);
+	tp_le_put32(h + 8, 0);
+	tp_le_put32(h + 12, 0);
+	tp_le_put32(h + 16, 262144);
+	tp_le_put32(h + 20, lt);
 	if (fwrite(h, 1, sizeof(h), out) != sizeof(h))
 		goto werr;
 	int fd = -1;
@@ -395,16 +518,17 @@ static int write_out(struct run *r, FILE *out, char *err, size_t errlen)
 				return -EIO;
 			}
 		}
-		uint8_t rh[16];
+		const uint8_t *rh;
 		uint32_t caplen;
-		if (read_rec(r, fd, m->off, rh, &caplen) < 0) {
+		uint64_t upto = i + 1 < n && r->m[i + 1].seg == cur ?
+					r->m[i + 1].off : m->off;
+		if (read_rec(r, fd, cur, m->off, upto, &rh, &caplen) < 0) {
 			close(fd);
 			snprintf(err, errlen, "%s: record at %llu unreadable",
 				 r->names[cur], (unsigned long long)m->off);
 			return -EIO;
 		}
-		if (fwrite(rh, 1, 16, out) != 16 ||
-		    fwrite(r->buf, 1, caplen, out) != caplen) {
+		if (fwrite(rh, 1, 16 + (size_t)caplen, out) != 16 + (size_t)caplen) {
 			close(fd);
 			goto werr;
 		}
@@ -428,23 +552,15 @@ int tp_query_run(const struct tp_query *q, FILE *out,
 
 	memset(res, 0, sizeof(*res));
 	if (q->expr.bpf[0]) {
-		pcap_t *pd = pcap_open_dead(DLT_RAW, 262144);
-		if (!pd) {
-			snprintf(err, errlen, "out of memory");
-			return -ENOMEM;
-		}
-		if (pcap_compile(pd, &r.prog, q->expr.bpf, 1,
-				 PCAP_NETMASK_UNKNOWN) < 0) {
-			snprintf(err, errlen, "the BPF part of the expression "
-				 "is not valid: %s\n  BPF: %s", pcap_geterr(pd),
-				 q->expr.bpf);
-			pcap_close(pd);
-			return -EINVAL;
-		}
-		pcap_close(pd);
+		if ((rc = tp_query_compile(q->expr.bpf, &r.prog, err,
+					   errlen)) < 0)
+			return rc;
 		r.has_prog = true;
 	}
-	tp_decode_cfg_default(&r.dcfg);
+	if (q->decode)
+		r.dcfg = *q->decode;
+	else
+		tp_decode_cfg_default(&r.dcfg);
 	r.pkt = tp_calloc_aligned(64, sizeof(*r.pkt));
 	if (!r.pkt || tp_dec_init(&r.dec, &r.dcfg) < 0) {
 		snprintf(err, errlen, "out of memory");
@@ -457,6 +573,12 @@ int tp_query_run(const struct tp_query *q, FILE *out,
 
 	if ((rc = list_segments(&r, err, errlen)) < 0)
 		goto out;
+	char merr[512];
+	r.wseg = UINT32_MAX;
+	int mrc = tp_manifest_load(q->dir, &r.man, merr, sizeof(merr));
+	r.have_manifest = mrc == 0;
+	if (mrc < 0 && mrc != -ENOENT)
+		tp_log_warn("%s; every segment's index is read", merr);
 	res->segments = r.nnames;
 	for (uint32_t s = 0; s < r.nnames; s++)
 		if ((rc = search_segment(&r, s)) < 0) {
@@ -468,7 +590,7 @@ int tp_query_run(const struct tp_query *q, FILE *out,
 	if (out)
 		rc = write_out(&r, out, err, errlen);
 	else
-		res->written = q->limit && r.nm > q->limit ? q->limit : r.nm;
+		res->written = within_limits(&r);
 out:
 	if (r.has_prog)
 		pcap_freecode(&r.prog);
@@ -478,6 +600,13 @@ out:
 		free(r.names[i]);
 	free(r.names);
 	free(r.linktypes);
+	tp_manifest_free(&r.man);
+	for (size_t i = 0; r.blocks && i < r.nnames; i++)
+		tp_free(r.blocks[i], (size_t)r.nblocks[i] * sizeof(**r.blocks));
+	free(r.blocks);
+	free(r.nblocks);
+	free(r.zin);
+	ZSTD_freeDCtx(r.dc);
 	free(r.buf);
 	free(r.m);
 	return rc;

@@ -8,7 +8,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "decode/decode.h"
 #include "store/expr.h"
+
+struct tp_flow_terms;
 
 struct tp_query {
 	const char *dir;
@@ -16,10 +19,19 @@ struct tp_query {
 	struct tp_expr expr;
 	uint64_t since_ns, until_ns;  /* inclusive */
 	uint64_t limit;          /* packets; 0 = no limit */
+	uint64_t limit_bytes;    /* of the pcap written, its header included;
+				  * 0 = no limit */
+	/* zone, uid, community-id: checked on each frame after the BPF
+	 * (store/flow-terms.h); NULL: none. */
+	const struct tp_flow_terms *flow;
+	/* How frames are decoded (the tunnel ports the writer used); NULL:
+	 * the defaults. */
+	const struct tp_decode_cfg *decode;
 };
 
 struct tp_query_result {
 	uint64_t segments, segments_read;  /* in the store; opened */
+	uint64_t skipped;        /* passed over by the manifest */
 	uint64_t unindexed;      /* segments skipped for a missing index */
 	uint64_t damaged;        /* segments whose index or records are bad */
 	uint64_t candidates;     /* packets decoded and matched */

@@ -1,9 +1,10 @@
 /* Segment writer: one per front.  Frames go, as received, into a
  * nanosecond pcap file written under a hidden name and renamed when the
  * segment closes (size store.segment_size or age store.segment_age
- * reached, a new link type, or the end); the index is built alongside in
- * arrays that grow geometrically and are kept from one segment to the
- * next, so a warm writer allocates nothing per packet.  Record header:
+ * reached, store.publish_interval of wall-clock time passed, a new link
+ * type, or the end); the index is built alongside (store/build.c) and
+ * written, then the manifest is updated (store/manifest.c).  Record
+ * header:
  *
  *  +---------------+---------------+---------------+---------------+
  *  |                 timestamp seconds                             |
@@ -11,6 +12,12 @@
  *  |                 captured length                               |
  *  |                 original length                               |
  *  +---------------+---------------+---------------+---------------+
+ *
+ * Writes bypass the page cache (O_DIRECT, where the file system allows
+ * it): copying 1 GB/s into the page cache costs more CPU than the rest of
+ * the store's work.  The buffer is then written in whole 4 KiB blocks;
+ * the last partial block is written padded when the segment closes and
+ * the file is cut back to its length.
  *
  * A UDP listener's frame has no outer headers (the socket took them): an
  * IPv4 or IPv6 + UDP header is made from the addresses and ports the
@@ -24,16 +31,29 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+#include <zstd.h>
 
 #include "mirror/session.h"
+#include "store/build.h"
 #include "store/index.h"
+#include "store/manifest.h"
+#include "store/recover.h"
 #include "util/log.h"
+#include "store/le.h"
 #include "util/mem.h"
 
 #define BUF_SIZE (1u << 20)
+#define BLOCK 4096u
 #define LINKTYPE_RAW 101
 #define SNAPLEN 262144u
+/* The wall clock is read once per this many packets (and at each tick). */
+#define WALL_EVERY 4096u
+/* zstd: a block is compressed once it holds this much, and can hold a
+ * whole record more. */
+#define ZBLOCK (64u << 10)
+#define ZBLOCK_CAP (ZBLOCK + (512u << 10))
 
 struct tp_store_writer {
 	const struct tp_config *cfg;
@@ -41,36 +61,37 @@ struct tp_store_writer {
 	unsigned front;
 	unsigned seq;
 	int fd;                  /* -1: no segment open */
+	bool direct;             /* fd is O_DIRECT */
 	uint32_t linktype;
 	char tmp[4352], final[4352];
-	uint8_t *buf;            /* BUF_SIZE, preallocated */
+	uint8_t *buf;            /* BUF_SIZE, BLOCK-aligned */
 	size_t nbuf;
-	uint64_t off;            /* segment bytes so far, buffered included */
-	uint64_t first_ns, last_ns;
-	/* index being built */
-	struct tp_idx_pkt *pkts;
-	uint32_t *pvni;          /* per packet: VNI, valid where pflag & 1 */
-	uint32_t *psess;
-	uint8_t *pflag;
-	uint32_t npkts, cap_pkts;
-	struct tp_idx_flow *flows;
-	uint32_t nflows, cap_flows;
-	uint32_t *slots;         /* open addressing: flow number + 1 */
-	uint32_t nslots;         /* power of two */
+	uint64_t flushed;        /* file offset of buf[0] */
+	uint64_t off;            /* segment (pcap) bytes so far, buffered
+				  * included: the next record's address */
+	uint64_t fbytes;         /* file bytes so far (compressed) */
+	/* store.compress: zstd */
+	bool zstd;
+	ZSTD_CCtx *zc;
+	uint8_t *blk, *zbuf;     /* the block being filled; its frame */
+	size_t nblk, zcap;
+	uint64_t blk_start;      /* pcap offset of blk[0] */
+	struct tp_idx_block *blocks;
+	uint32_t nblocks, cap_blocks;
+	uint64_t first_ns;
+	uint64_t opened_wall;    /* CLOCK_MONOTONIC ns at open */
+	uint32_t since_wall;
+	struct tp_idx_builder b;
 	uint64_t packets, errors;
+	uint64_t bytes, segments;        /* for tp_store_stats */
 	int first_err;
 };
 
-static void put32(uint8_t *q, uint32_t v)
+static uint64_t wall_ns(void)
 {
-	for (int i = 0; i < 4; i++)
-		q[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put16(uint8_t *q, uint16_t v)
-{
-	q[0] = (uint8_t)v;
-	q[1] = (uint8_t)(v >> 8);
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 static void fail(struct tp_store_writer *w, int e, const char *what)
@@ -82,98 +103,123 @@ static void fail(struct tp_store_writer *w, int e, const char *what)
 		w->first_err = -e;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n)
+static int pwrite_all(struct tp_store_writer *w, const uint8_t *p, size_t n,
+		      uint64_t at)
 {
 	while (n) {
-		ssize_t r = write(fd, p, n);
+		ssize_t r = pwrite(w->fd, p, n, (off_t)at);
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
+			if (errno == EINVAL && w->direct) {
+				/* The file system takes O_DIRECT at open
+				 * but not this write: go through the page
+				 * cache from here on. */
+				int fl = fcntl(w->fd, F_GETFL);
+				if (fl >= 0 &&
+				    fcntl(w->fd, F_SETFL, fl & ~O_DIRECT) == 0) {
+					w->direct = false;
+					continue;
+				}
+			}
 			return -errno;
 		}
 		p += r;
 		n -= (size_t)r;
+		at += (uint64_t)r;
 	}
 	return 0;
 }
 
-static void flush_buf(struct tp_store_writer *w)
+/* Write the buffer's whole blocks (all of it when final, the last block
+ * zero-padded under O_DIRECT, then the file cut to its length). */
+static void flush_buf(struct tp_store_writer *w, bool final)
 {
-	if (w->nbuf && w->fd >= 0) {
-		int r = write_all(w->fd, w->buf, w->nbuf);
+	if (w->fd < 0) {
+		w->nbuf = 0;
+		return;
+	}
+	size_t n = w->direct && !final ? w->nbuf & ~(size_t)(BLOCK - 1)
+				       : w->nbuf;
+	size_t wn = n;
+	if (final && w->direct && (n & (BLOCK - 1))) {
+		wn = (n + BLOCK - 1) & ~(size_t)(BLOCK - 1);
+		memset(w->buf + n, 0, wn - n);
+	}
+	if (wn) {
+		int r = pwrite_all(w, w->buf, wn, w->flushed);
 		if (r < 0)
 			fail(w, -r, "writing");
 	}
-	w->nbuf = 0;
+	if (final) {
+		if (wn != n && ftruncate(w->fd, (off_t)(w->flushed + n)) < 0)
+			fail(w, errno, "truncating");
+		w->flushed += n;
+		w->nbuf = 0;
+		return;
+	}
+	memmove(w->buf, w->buf + n, w->nbuf - n);
+	w->nbuf -= n;
+	w->flushed += n;
 }
 
+static void emit_file(struct tp_store_writer *w, const void *p, size_t n)
+{
+	const uint8_t *q = p;
+	w->fbytes += n;
+	while (n) {
+		if (w->nbuf == BUF_SIZE)
+			flush_buf(w, false);
+		size_t k = BUF_SIZE - w->nbuf < n ? BUF_SIZE - w->nbuf : n;
+		memcpy(w->buf + w->nbuf, q, k);
+		w->nbuf += k;
+		q += k;
+		n -= k;
+	}
+}
+
+/* Compress the block into one zstd frame and write it. */
+static void end_block(struct tp_store_writer *w)
+{
+	if (!w->nblk)
+		return;
+	if (w->nblocks + 1 >= w->cap_blocks) {
+		uint32_t c = w->cap_blocks ? w->cap_blocks * 2 : 1024;
+		void *b = tp_realloc(w->blocks,
+				     (size_t)w->cap_blocks * sizeof(*w->blocks),
+				     (size_t)c * sizeof(*w->blocks));
+		if (!b) {
+			fail(w, ENOMEM, "compressing");
+			w->nblk = 0;
+			return;
+		}
+		w->blocks = b;
+		w->cap_blocks = c;
+	}
+	size_t z = ZSTD_compressCCtx(w->zc, w->zbuf, w->zcap, w->blk, w->nblk,
+				     1);
+	if (ZSTD_isError(z)) {
+		fail(w, EIO, "compressing");
+		w->nblk = 0;
+		return;
+	}
+	w->blocks[w->nblocks++] = (struct tp_idx_block){w->blk_start,
+							 w->fbytes};
+	emit_file(w, w->zbuf, z);
+	w->blk_start += w->nblk;
+	w->nblk = 0;
+}
+
+/* Bytes of the segment's pcap: into the file, or into the block. */
 static void emit(struct tp_store_writer *w, const void *p, size_t n)
 {
-	if (w->nbuf + n > BUF_SIZE)
-		flush_buf(w);
-	if (n > BUF_SIZE) {
-		int r = write_all(w->fd, p, n);
-		if (r < 0)
-			fail(w, -r, "writing");
-	} else {
-		memcpy(w->buf + w->nbuf, p, n);
-		w->nbuf += n;
-	}
 	w->off += n;
-}
-
-static int grow(void **p, uint32_t *cap, uint32_t need, size_t size)
-{
-	if (need <= *cap)
-		return 0;
-	uint32_t n = *cap ? *cap : 4096;
-	while (n < need)
-		n *= 2;
-	void *q = tp_realloc(*p, (size_t)*cap * size, (size_t)n * size);
-	if (!q)
-		return -ENOMEM;
-	memset((uint8_t *)q + (size_t)*cap * size, 0,
-	       (size_t)(n - *cap) * size);
-	*p = q;
-	*cap = n;
-	return 0;
-}
-
-/* Double the per-packet arrays together (amortised: a warm writer keeps
- * them from one segment to the next). */
-static int grow_pkts(struct tp_store_writer *w)
-{
-	size_t o = w->cap_pkts, n = o ? o * 2 : 4096;
-	if (n > UINT32_MAX)
-		return -ENOMEM;
-	void *a = tp_realloc(w->pkts, o * sizeof(*w->pkts), n * sizeof(*w->pkts));
-	if (a)
-		w->pkts = a;
-	void *b = a ? tp_realloc(w->pvni, o * 4, n * 4) : NULL;
-	if (b)
-		w->pvni = b;
-	void *c = b ? tp_realloc(w->psess, o * 4, n * 4) : NULL;
-	if (c)
-		w->psess = c;
-	void *d = c ? tp_realloc(w->pflag, o, n) : NULL;
-	if (d)
-		w->pflag = d;
-	if (!d) {
-		/* Shrink back what grew, so that every array has cap_pkts
-		 * elements (a shrinking realloc keeps the block when it
-		 * fails). */
-		void *t;
-		if (c && (t = tp_realloc(w->psess, n * 4, o * 4)))
-			w->psess = t;
-		if (b && (t = tp_realloc(w->pvni, n * 4, o * 4)))
-			w->pvni = t;
-		if (a && (t = tp_realloc(w->pkts, n * sizeof(*w->pkts),
-					 o * sizeof(*w->pkts))))
-			w->pkts = t;
-		return -ENOMEM;
+	if (!w->zstd) {
+		emit_file(w, p, n);
+		return;
 	}
-	w->cap_pkts = (uint32_t)n;
-	return 0;
+	memcpy(w->blk + w->nblk, p, n);
+	w->nblk += n;
 }
 
 struct tp_store_writer *tp_store_writer_new(const struct tp_config *cfg,
@@ -187,6 +233,10 @@ struct tp_store_writer *tp_store_writer_new(const struct tp_config *cfg,
 		errno = e;
 		return NULL;
 	}
+	/* The first front recovers what a killed writer left; the others
+	 * start after it (fronts are made one after the other). */
+	if (front == 0)
+		tp_store_recover(cfg->store_dir, sessions, NULL);
 	struct tp_store_writer *w = tp_calloc(1, sizeof(*w));
 	if (!w)
 		goto nomem;
@@ -194,11 +244,18 @@ struct tp_store_writer *tp_store_writer_new(const struct tp_config *cfg,
 	w->sessions = sessions;
 	w->front = front;
 	w->fd = -1;
-	w->buf = tp_malloc(BUF_SIZE);
-	w->nslots = 1u << 14;
-	w->slots = tp_calloc(w->nslots, sizeof(*w->slots));
-	if (!w->buf || !w->slots)
+	w->buf = tp_calloc_aligned(BLOCK, BUF_SIZE);
+	if (!w->buf || tp_idx_builder_init(&w->b) < 0)
 		goto nomem;
+	if (cfg->store_compress == TP_STORE_COMPRESS_ZSTD) {
+		w->zstd = true;
+		w->zc = ZSTD_createCCtx();
+		w->blk = tp_malloc(ZBLOCK_CAP);
+		w->zcap = ZSTD_compressBound(ZBLOCK_CAP);
+		w->zbuf = tp_malloc(w->zcap);
+		if (!w->zc || !w->blk || !w->zbuf)
+			goto nomem;
+	}
 	return w;
 nomem:
 	tp_log_error("store: out of memory");
@@ -214,154 +271,87 @@ static void open_segment(struct tp_store_writer *w, uint64_t ts_ns,
 	char base[128];
 	snprintf(base, sizeof(base), TP_STORE_SEG_PREFIX "%020" PRIu64
 		 "-f%u-%ld-%u", ts_ns, w->front, (long)getpid(), w->seq++);
-	snprintf(w->tmp, sizeof(w->tmp), "%s/.%s" TP_STORE_SEG_SUFFIX ".tmp",
-		 dir, base);
+	snprintf(w->tmp, sizeof(w->tmp), "%s/.%s%s.tmp", dir, base,
+		 w->zstd ? TP_STORE_ZSEG_SUFFIX : TP_STORE_SEG_SUFFIX);
 	snprintf(w->final, sizeof(w->final), "%s/%s", dir, base);
-	w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	int fl = O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC;
+	w->direct = true;
+	w->fd = open(w->tmp, fl | O_DIRECT, 0644);
+	if (w->fd < 0 && errno == EINVAL) {
+		w->direct = false;
+		w->fd = open(w->tmp, fl, 0644);
+	}
 	if (w->fd < 0) {
 		fail(w, errno, "creating");
 		return;
 	}
 	w->linktype = linktype;
-	w->first_ns = w->last_ns = ts_ns;
+	w->first_ns = ts_ns;
+	w->opened_wall = wall_ns();
+	w->since_wall = 0;
 	w->off = 0;
-	w->npkts = w->nflows = 0;
-	memset(w->slots, 0, (size_t)w->nslots * sizeof(*w->slots));
+	w->fbytes = 0;
+	w->nblk = 0;
+	w->blk_start = 0;
+	w->nblocks = 0;
+	w->flushed = 0;
+	w->nbuf = 0;
+	tp_idx_builder_reset(&w->b);
 
 	uint8_t h[24];
-	put32(h, 0xa1b23c4d);         /* nanosecond pcap */
-	put16(h + 4, 2);
-	put16(h + 6, 4);
-	put32(h + 8, 0);
-	put32(h + 12, 0);
-	put32(h + 16, SNAPLEN);
-	put32(h + 20, linktype);
+	tp_le_put32(h, 0xa1b23c4d);         /* nanosecond pcap */
+	tp_le_put16(h + 4, 2);
+	tp_le_put16(h + 6, 4);
+	tp_le_put32(h + 8, 0);
+	tp_le_put32(h + 12, 0);
+	tp_le_put32(h + 16, SNAPLEN);
+	tp_le_put32(h + 20, linktype);
 	emit(w, h, sizeof(h));
 }
 
-/* Build the index's flow packet lists and postings, write it hidden and
- * rename it.  0 or -errno. */
-static int write_index(struct tp_store_writer *w)
-{
-	struct tp_index ix = {
-		.first_ns = w->first_ns, .last_ns = w->last_ns,
-		.seg_bytes = w->off, .linktype = w->linktype,
-		.npkts = w->npkts, .nflows = w->nflows,
-		.pkts = w->pkts, .flows = w->flows,
-	};
-	uint32_t nvni = 0, nsp = 0;
-	for (uint32_t i = 0; i < w->npkts; i++) {
-		nvni += w->pflag[i] & 1;
-		nsp++;
-	}
-	int rc = -ENOMEM;
-	size_t nf = w->nflows ? w->nflows : 1, np = w->npkts ? w->npkts : 1;
-	uint32_t *fill = tp_calloc(nf, sizeof(*fill));
-	ix.flow_pkts = tp_calloc(np, sizeof(*ix.flow_pkts));
-	ix.ip = tp_calloc(nf * 2, sizeof(*ix.ip));
-	ix.port = tp_calloc(nf * 2, sizeof(*ix.port));
-	ix.proto = tp_calloc(nf, sizeof(*ix.proto));
-	ix.vni = tp_calloc(nvni ? nvni : 1, sizeof(*ix.vni));
-	ix.sesspost = tp_calloc(np, sizeof(*ix.sesspost));
-	ix.sess = tp_calloc(np, sizeof(*ix.sess));
-	uint8_t *enc = NULL;
-	size_t enclen = 0;
-	char tmp[4400], fin[4400];
-	if (!fill || !ix.flow_pkts || !ix.ip || !ix.port || !ix.proto ||
-	    !ix.vni || !ix.sesspost || !ix.sess)
-		goto out;
-
-	uint32_t at = 0;
-	for (uint32_t f = 0; f < w->nflows; f++) {
-		struct tp_idx_flow *fl = &w->flows[f];
-		fl->first = at;
-		at += fl->npkts;
-		ix.ip[ix.nip++] = (struct tp_idx_ip){fl->a[0], f};
-		if (memcmp(&fl->a[0], &fl->a[1], sizeof(fl->a[0])))
-			ix.ip[ix.nip++] = (struct tp_idx_ip){fl->a[1], f};
-		if (!(fl->flags & TP_IDX_F_PORTS)) {
-			ix.port[ix.nport++] = (struct tp_idx_post){
-				TP_IDX_ANY_PORT, f};
-		} else {
-			ix.port[ix.nport++] = (struct tp_idx_post){
-				fl->port[0], f};
-			if (fl->port[1] != fl->port[0])
-				ix.port[ix.nport++] = (struct tp_idx_post){
-					fl->port[1], f};
-		}
-		ix.proto[ix.nproto++] = (struct tp_idx_post){fl->proto, f};
-	}
-	for (uint32_t i = 0; i < w->npkts; i++) {
-		uint32_t f = w->pkts[i].flow;
-		if (f != TP_IDX_NO_FLOW)
-			ix.flow_pkts[w->flows[f].first + fill[f]++] = i;
-		if (w->pflag[i] & 1)
-			ix.vni[ix.nvni++] = (struct tp_idx_post){w->pvni[i], i};
-		ix.sesspost[ix.nsesspost++] =
-			(struct tp_idx_post){w->psess[i], i};
-	}
-	/* Packets without a flow close the list, in order. */
-	for (uint32_t i = 0; i < w->npkts; i++)
-		if (w->pkts[i].flow == TP_IDX_NO_FLOW)
-			ix.flow_pkts[at++] = i;
-	tp_index_sort(&ix);
-	for (uint32_t i = 0; i < ix.nsesspost; i++) {
-		uint32_t no = ix.sesspost[i].key;
-		if (ix.nsess && ix.sess[ix.nsess - 1].no == no)
-			continue;
-		struct tp_session *s = tp_session_get(w->sessions, no);
-		ix.sess[ix.nsess].no = no;
-		snprintf(ix.sess[ix.nsess].name, sizeof(ix.sess[0].name), "%s",
-			 s ? s->name : "-");
-		ix.nsess++;
-	}
-	rc = tp_index_encode(&ix, &enc, &enclen);
-	if (rc < 0)
-		goto out;
-	snprintf(tmp, sizeof(tmp), "%s" TP_STORE_IDX_SUFFIX ".tmp", w->tmp);
-	snprintf(fin, sizeof(fin), "%s" TP_STORE_IDX_SUFFIX, w->final);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		rc = -errno;
-		goto out;
-	}
-	rc = write_all(fd, enc, enclen);
-	if (close(fd) < 0 && !rc)
-		rc = -errno;
-	if (!rc && rename(tmp, fin) < 0)
-		rc = -errno;
-	if (rc)
-		unlink(tmp);
-out:
-	tp_free(enc, enclen);
-	tp_free(fill, nf * sizeof(*fill));
-	tp_free(ix.flow_pkts, np * sizeof(*ix.flow_pkts));
-	tp_free(ix.ip, nf * 2 * sizeof(*ix.ip));
-	tp_free(ix.port, nf * 2 * sizeof(*ix.port));
-	tp_free(ix.proto, nf * sizeof(*ix.proto));
-	tp_free(ix.vni, (nvni ? nvni : 1) * sizeof(*ix.vni));
-	tp_free(ix.sesspost, np * sizeof(*ix.sesspost));
-	tp_free(ix.sess, np * sizeof(*ix.sess));
-	return rc;
-}
-
 /* Close the open segment: flush, rename into view, then its index (a
- * query skips a segment whose index is not there yet). */
+ * query skips a segment whose index is not there yet), then the
+ * manifest. */
 static void close_segment(struct tp_store_writer *w)
 {
 	if (w->fd < 0)
 		return;
-	flush_buf(w);
+	if (w->zstd) {
+		end_block(w);
+		if (w->nblocks)
+			w->blocks[w->nblocks++] = (struct tp_idx_block){
+				w->off, w->fbytes};
+	}
+	flush_buf(w, true);
 	if (close(w->fd) < 0)
 		fail(w, errno, "closing");
 	w->fd = -1;
-	char fin[4400];
-	snprintf(fin, sizeof(fin), "%s" TP_STORE_SEG_SUFFIX, w->final);
+	char fin[4400], ipath[4400];
+	snprintf(fin, sizeof(fin), "%s%s", w->final,
+		 w->zstd ? TP_STORE_ZSEG_SUFFIX : TP_STORE_SEG_SUFFIX);
 	if (rename(w->tmp, fin) < 0) {
 		fail(w, errno, "renaming");
 		return;
 	}
-	int r = write_index(w);
+	w->segments++;
+	struct tp_index ix;
+	int r = tp_idx_builder_finish(&w->b, w->sessions, w->off, w->linktype,
+				      &ix);
+	if (r == 0) {
+		ix.nblocks = w->zstd ? w->nblocks : 0;
+		ix.blocks = w->zstd ? w->blocks : NULL;
+		snprintf(ipath, sizeof(ipath), "%s" TP_STORE_IDX_SUFFIX,
+			 w->final);
+		r = tp_index_write(&ix, ipath);
+		if (r == 0) {
+			const char *base = strrchr(fin, '/');
+			r = tp_manifest_add(w->cfg->store_dir,
+					    base ? base + 1 : fin, &ix);
+			if (r < 0)
+				fail(w, -r, "entering in the manifest");
+			r = 0;
+		}
+	}
 	if (r < 0)
 		fail(w, -r, "writing the index of");
 }
@@ -429,61 +419,13 @@ static uint32_t outer_header(const struct tp_pkt *p, uint32_t caplen,
 	return n;
 }
 
-static bool key_eq(const struct tp_idx_flow *f, const struct tp_flow_key *k)
+/* Close the segment when it is old by the wall clock: what it holds
+ * becomes searchable. */
+static void check_wall(struct tp_store_writer *w)
 {
-	return f->zone == k->zone && f->proto == k->proto &&
-	       f->ipver == k->ipver && f->port[0] == k->port[0] &&
-	       f->port[1] == k->port[1] &&
-	       !memcmp(f->a, k->a, sizeof(f->a));
-}
-
-static int rehash(struct tp_store_writer *w)
-{
-	uint32_t n = w->nslots * 2;
-	uint32_t *s = tp_calloc(n, sizeof(*s));
-	if (!s)
-		return -ENOMEM;
-	for (uint32_t f = 0; f < w->nflows; f++) {
-		uint32_t i = w->flows[f].hash & (n - 1);
-		while (s[i])
-			i = (i + 1) & (n - 1);
-		s[i] = f + 1;
-	}
-	tp_free(w->slots, (size_t)w->nslots * sizeof(*w->slots));
-	w->slots = s;
-	w->nslots = n;
-	return 0;
-}
-
-/* The segment's flow number for m, added when new; NO_FLOW when memory
- * runs out (the packet is still stored, only not by flow). */
-static uint32_t flow_of(struct tp_store_writer *w,
-			const struct tp_store_meta *m)
-{
-	uint32_t i = m->hash & (w->nslots - 1);
-	for (; w->slots[i]; i = (i + 1) & (w->nslots - 1)) {
-		struct tp_idx_flow *f = &w->flows[w->slots[i] - 1];
-		if (f->hash == m->hash && key_eq(f, m->key))
-			return w->slots[i] - 1;
-	}
-	if (grow((void **)&w->flows, &w->cap_flows, w->nflows + 1,
-		 sizeof(*w->flows)) < 0)
-		return TP_IDX_NO_FLOW;
-	uint32_t n = w->nflows++;
-	struct tp_idx_flow *f = &w->flows[n];
-	memset(f, 0, sizeof(*f));
-	f->hash = m->hash;
-	f->zone = m->key->zone;
-	f->proto = m->key->proto;
-	f->ipver = m->key->ipver;
-	memcpy(f->a, m->key->a, sizeof(f->a));
-	f->port[0] = m->key->port[0];
-	f->port[1] = m->key->port[1];
-	f->flags = m->ports_known ? TP_IDX_F_PORTS : 0;
-	w->slots[i] = n + 1;
-	if ((uint64_t)w->nflows * 2 > w->nslots)
-		rehash(w);     /* on failure the table only gets fuller */
-	return n;
+	w->since_wall = 0;
+	if (w->fd >= 0 && wall_ns() - w->opened_wall >= w->cfg->store_publish_ns)
+		close_segment(w);
 }
 
 void tp_store_tick(struct tp_store_writer *w, uint64_t now_ns)
@@ -491,6 +433,7 @@ void tp_store_tick(struct tp_store_writer *w, uint64_t now_ns)
 	if (w->fd >= 0 && now_ns > w->first_ns &&
 	    now_ns - w->first_ns >= w->cfg->store_segment_age_ns)
 		close_segment(w);
+	check_wall(w);
 }
 
 void tp_store_packet(struct tp_store_writer *w, const uint8_t *raw,
@@ -502,8 +445,10 @@ void tp_store_packet(struct tp_store_writer *w, const uint8_t *raw,
 	uint32_t lt = store_linktype(p);
 	uint64_t rec = 16 + (uint64_t)nouter + caplen;
 
+	if (++w->since_wall == WALL_EVERY)
+		check_wall(w);
 	if (w->fd >= 0 &&
-	    (lt != w->linktype || w->npkts == UINT32_MAX - 1 ||
+	    (lt != w->linktype || w->b.npkts == UINT32_MAX - 1 ||
 	     w->off + rec > w->cfg->store_segment_size ||
 	     (p->ts_ns > w->first_ns &&
 	      p->ts_ns - w->first_ns >= w->cfg->store_segment_age_ns)))
@@ -512,47 +457,56 @@ void tp_store_packet(struct tp_store_writer *w, const uint8_t *raw,
 		open_segment(w, p->ts_ns, lt);
 	if (w->fd < 0)
 		return;
-	if (w->npkts == w->cap_pkts && grow_pkts(w) < 0) {
-		fail(w, ENOMEM, "indexing");
-		return;
-	}
-
-	uint32_t n = w->npkts;
-	struct tp_idx_pkt *ip = &w->pkts[n];
-	ip->off = w->off;
-	ip->ts_ns = p->ts_ns;
-	ip->flow = m->has_flow ? flow_of(w, m) : TP_IDX_NO_FLOW;
-	if (ip->flow != TP_IDX_NO_FLOW)
-		w->flows[ip->flow].npkts++;
-	w->pvni[n] = 0;
-	w->pflag[n] = 0;
-	for (int t = (int)p->ntun - 1; t >= 0; t--) {
-		const struct tp_tunnel *tn = &p->tun[t];
-		if (tn->has_id && (tn->encap == TP_ENCAP_VXLAN ||
-				   tn->encap == TP_ENCAP_GENEVE)) {
-			w->pvni[n] = tn->id;
-			w->pflag[n] = 1;
-			break;
+	if (w->zstd) {
+		if (rec > ZBLOCK_CAP) {
+			fail(w, EMSGSIZE, "storing a frame too large for a "
+			     "compressed block in");
+			return;
 		}
+		if (w->nblk + rec > ZBLOCK_CAP)
+			end_block(w);
 	}
-	w->psess[n] = m->session;
-	w->npkts++;
+	if (tp_idx_builder_add(&w->b, w->off, p, m) < 0)
+		fail(w, ENOMEM, "indexing");
 
 	uint8_t h[16];
 	uint32_t wire = p->wirelen < caplen ? caplen : p->wirelen;
-	put32(h, (uint32_t)(p->ts_ns / 1000000000ull));
-	put32(h + 4, (uint32_t)(p->ts_ns % 1000000000ull));
-	put32(h + 8, nouter + caplen);
-	put32(h + 12, p->first ? wire + nouter : wire);
+	tp_le_put32(h, (uint32_t)(p->ts_ns / 1000000000ull));
+	tp_le_put32(h + 4, (uint32_t)(p->ts_ns % 1000000000ull));
+	tp_le_put32(h + 8, nouter + caplen);
+	tp_le_put32(h + 12, p->first ? wire + nouter : wire);
 	emit(w, h, sizeof(h));
 	if (nouter)
 		emit(w, outer, nouter);
 	emit(w, raw, caplen);
+	if (w->zstd && w->nblk >= ZBLOCK)
+		end_block(w);
 	if (p->ts_ns < w->first_ns)
 		w->first_ns = p->ts_ns;
-	if (p->ts_ns > w->last_ns)
-		w->last_ns = p->ts_ns;
 	w->packets++;
+	w->bytes += rec;
+}
+
+void tp_store_stats(const struct tp_store_writer *w, struct tp_store_stats *st)
+{
+	st->packets = __atomic_load_n(&w->packets, __ATOMIC_RELAXED);
+	st->bytes = __atomic_load_n(&w->bytes, __ATOMIC_RELAXED);
+	st->segments = __atomic_load_n(&w->segments, __ATOMIC_RELAXED);
+	st->errors = __atomic_load_n(&w->errors, __ATOMIC_RELAXED);
+}
+
+size_t tp_store_seg_base(const char *name)
+{
+	size_t n = strlen(name), pl = strlen(TP_STORE_SEG_PREFIX);
+	if (strncmp(name, TP_STORE_SEG_PREFIX, pl))
+		return 0;
+	const char *suf[] = {TP_STORE_SEG_SUFFIX, TP_STORE_ZSEG_SUFFIX};
+	for (int i = 0; i < 2; i++) {
+		size_t k = strlen(suf[i]);
+		if (n > pl + k && !strcmp(name + n - k, suf[i]))
+			return n - k;
+	}
+	return 0;
 }
 
 uint64_t tp_store_packets(const struct tp_store_writer *w)
@@ -572,12 +526,11 @@ int tp_store_writer_free(struct tp_store_writer *w)
 	close_segment(w);
 	int rc = w->first_err;
 	tp_free(w->buf, BUF_SIZE);
-	tp_free(w->slots, (size_t)w->nslots * sizeof(*w->slots));
-	tp_free(w->pkts, (size_t)w->cap_pkts * sizeof(*w->pkts));
-	tp_free(w->pvni, (size_t)w->cap_pkts * sizeof(*w->pvni));
-	tp_free(w->psess, (size_t)w->cap_pkts * sizeof(*w->psess));
-	tp_free(w->pflag, (size_t)w->cap_pkts);
-	tp_free(w->flows, (size_t)w->cap_flows * sizeof(*w->flows));
+	tp_idx_builder_fini(&w->b);
+	ZSTD_freeCCtx(w->zc);
+	tp_free(w->blk, ZBLOCK_CAP);
+	tp_free(w->zbuf, w->zcap);
+	tp_free(w->blocks, (size_t)w->cap_blocks * sizeof(*w->blocks));
 	tp_free(w, sizeof(*w));
 	return rc;
 }

@@ -6,6 +6,7 @@
 #define TP_STORE_STORE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "decode/packet-t.h"
@@ -43,6 +44,16 @@ void tp_store_packet(struct tp_store_writer *w, const uint8_t *raw,
  * at now_ns (packet time, or the wall clock of an idle live source). */
 void tp_store_tick(struct tp_store_writer *w, uint64_t now_ns);
 
+/* What a writer has done so far.  tp_store_stats may be called from any
+ * thread while the writer's own thread writes (relaxed reads). */
+struct tp_store_stats {
+	uint64_t packets;        /* records written */
+	uint64_t bytes;          /* their bytes, record headers included */
+	uint64_t segments;       /* closed and renamed into view */
+	uint64_t errors;         /* failed writes, renames, indexes */
+};
+void tp_store_stats(const struct tp_store_writer *w, struct tp_store_stats *st);
+
 /* Packets written, and write errors, so far. */
 uint64_t tp_store_packets(const struct tp_store_writer *w);
 uint64_t tp_store_errors(const struct tp_store_writer *w);
@@ -52,9 +63,17 @@ uint64_t tp_store_errors(const struct tp_store_writer *w);
 int tp_store_writer_free(struct tp_store_writer *w);
 
 /* Segment file names: "seg-<first ns, 20 digits>-f<front>-<pid>-<n>.pcap"
- * and its index, the same with ".idx". */
+ * (or ".pcap.zst") and its index, the same with ".idx". */
 #define TP_STORE_SEG_PREFIX "seg-"
 #define TP_STORE_SEG_SUFFIX ".pcap"
+/* A zstd-compressed segment (store.compress: zstd): zstd frames of whole
+ * records that together decompress to the pcap (`zstdcat` reads it). */
+#define TP_STORE_ZSEG_SUFFIX ".pcap.zst"
 #define TP_STORE_IDX_SUFFIX ".idx"
+
+/* The length of name without its segment suffix (".pcap" or
+ * ".pcap.zst") when name is a segment file's ("seg-….pcap[.zst]"), else
+ * 0. */
+size_t tp_store_seg_base(const char *name);
 
 #endif

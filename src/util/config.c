@@ -51,11 +51,13 @@ static key_load_fn load_zones, load_sources;
  * bytes with the NUL) to out, or returns -1 with "expected ..." in why. */
 typedef int key_text_fn(const char *text, char *out, size_t n, char *why,
 			size_t whylen);
-static key_text_fn text_listen, text_user;
+static key_text_fn text_listen, text_user, text_floor;
 
 #define K_POW2 0x1u   /* count must be a power of two */
 #define K_ZERO 0x2u   /* 0 is allowed besides min..max, and means off */
 #define K_EMPTY 0x4u  /* a string may be "", which means off */
+#define K_UNSET 0x8u  /* not set by default: giving the default text is
+		       * not the same (store.dir) */
 
 struct key {
 	const char *name;
@@ -89,6 +91,12 @@ struct key {
 #define KIB 1024ull
 #define MIB (1024 * KIB)
 #define GIB (1024 * MIB)
+
+static const char *const store_compress_names[] = {
+	[TP_STORE_COMPRESS_NONE] = "none",
+	[TP_STORE_COMPRESS_ZSTD] = "zstd",
+	NULL,
+};
 
 static const char *const log_format_names[] = {
 	[TP_FMT_JSON] = "json",
@@ -279,6 +287,65 @@ static const struct key keys[] = {
 		       "counted (`flows_evicted` in stats.log).",
 	},
 	{
+		.name = "app.enabled", .type = KT_BOOL,
+		FIELD(app_enabled),
+		.def = "true",
+		.doc = "Application inspection: TCP reassembly, the protocol "
+		       "parsers (http.log, dns.log, ...), nDPI classification "
+		       "and `service` in conn.log. Off, each packet's bytes are "
+		       "no longer copied to the workers.",
+	},
+	{
+		.name = "app.reassembly_depth", .type = KT_SIZE,
+		FIELD(app_reassembly_depth),
+		.min = 1 * KIB, .max = 4 * GIB, .flags = K_ZERO,
+		.def = "1MiB",
+		.doc = "Bytes of each direction of a TCP connection handed to "
+		       "its parser. Past it the parser is told of gaps of the "
+		       "same length (so that it can skip a body it knows the "
+		       "length of) and nothing more is held out of order; "
+		       "each direction that reaches it is counted "
+		       "(`reassembly_depth_hits` in stats.log). 0: no limit.",
+	},
+	{
+		.name = "app.reassembly_memory", .type = KT_SIZE,
+		FIELD(app_reassembly_memory),
+		.min = 64 * KIB, .max = 64 * GIB,
+		.def = "64MiB",
+		.doc = "Bytes of out-of-order TCP segments held for "
+		       "reassembly, over all workers (each has an equal "
+		       "share). A segment that does not fit is not held and "
+		       "counted (`reassembly_memcap_hits`); its bytes become a "
+		       "gap once the peer acknowledges them.",
+	},
+	{
+		.name = "app.inspect_bytes", .type = KT_SIZE,
+		FIELD(app_inspect_bytes),
+		.min = 16, .max = 1 * MIB,
+		.def = "4KiB",
+		.doc = "Bytes of each direction that the parsers' probes look "
+		       "at before a flow that none of them wants is given up "
+		       "(then only nDPI sees it).",
+	},
+	{
+		.name = "app.ndpi", .type = KT_BOOL,
+		FIELD(app_ndpi),
+		.def = "true",
+		.doc = "Classify the flows that no parser takes with nDPI, "
+		       "which fills `service` in conn.log and its flow risks "
+		       "(`ndpi_risks`). Without nDPI in the build this key is "
+		       "accepted and does nothing.",
+	},
+	{
+		.name = "app.ndpi_packets", .type = KT_COUNT,
+		FIELD(app_ndpi_packets),
+		.min = 1, .max = 1000,
+		.def = "24",
+		.doc = "Packets of a flow that nDPI sees at most; then its "
+		       "result so far is kept (never a guess from the port "
+		       "alone) and its state freed.",
+	},
+	{
 		.name = "log.format", .type = KT_ENUM,
 		FIELD(log_format),
 		.names = log_format_names,
@@ -445,7 +512,7 @@ static const struct key keys[] = {
 	{
 		.name = "store.dir", .type = KT_STRING,
 		FIELD(store_dir),
-		.flags = K_EMPTY,
+		.flags = K_EMPTY | K_UNSET,
 		.form = "a directory, or \"\" for no packet store",
 		.def = "",
 		.doc = "Directory of the packet store: every frame received, "
@@ -453,7 +520,49 @@ static const struct key keys[] = {
 		       "segment files with an index each, which `tapir query` "
 		       "searches. `\"\"` turns the store off. `tapir read "
 		       "--store DIR` sets it. Format: "
-		       "docs/internals/store.md.",
+		       "docs/internals/store.md. When the key is not given, "
+		       "`tapir run` keeps a store in `store` under `log.dir` "
+		       "(where `run.user` may write), and `tapir query` and "
+		       "`GET /api/pcap` search that one; `tapir read` keeps "
+		       "none.",
+	},
+	{
+		.name = "store.max_size", .type = KT_SIZE,
+		FIELD(store_max_size),
+		.min = 256 * KIB, .max = 1024 * 1024 * GIB, .flags = K_ZERO,
+		.def = "0",
+		.doc = "Retention: the store's size budget, every file in "
+		       "`store.dir` counted. When it is passed, the oldest "
+		       "segments are removed with their index until the store "
+		       "fits again. The newest closed segment is never "
+		       "removed, and the open ones (one per receive thread, up "
+		       "to `store.segment_size` each) count but are not "
+		       "removable: keep the budget several segments large. "
+		       "`0`: no budget.",
+	},
+	{
+		.name = "store.min_free", .type = KT_STRING,
+		FIELD(store_min_free),
+		.text = text_floor,
+		.form = "a size like 20GiB, a share of the file system like "
+			"10%, or 0 for none",
+		.def = "10%",
+		.doc = "Retention: the free space the store leaves on its file "
+		       "system (what an unprivileged user may still write, "
+		       "`df`'s Avail). When the file system has less, the "
+		       "oldest segments are removed until it has this much "
+		       "again or only the newest segment is left; other "
+		       "programs filling the disk thus shrink the store "
+		       "rather than fill it up. `0`: no floor.",
+	},
+	{
+		.name = "store.max_age", .type = KT_DURATION,
+		FIELD(store_max_age_ns),
+		.min = NS_M, .max = 3650 * NS_D, .flags = K_ZERO,
+		.def = "0",
+		.doc = "Retention: a segment whose file was last written longer "
+		       "ago than this (wall clock) is removed with its index. "
+		       "`0`: kept whatever their age.",
 	},
 	{
 		.name = "store.segment_size", .type = KT_SIZE,
@@ -472,6 +581,26 @@ static const struct key keys[] = {
 		       "old, in packet time (or the wall clock when a live "
 		       "source is idle): packets are searchable no later than "
 		       "this after they arrive.",
+	},
+	{
+		.name = "store.publish_interval", .type = KT_DURATION,
+		FIELD(store_publish_ns),
+		.min = NS_S, .max = 60 * NS_M,
+		.def = "5s",
+		.doc = "A segment file open this long by the wall clock is "
+		       "closed (renamed into view, indexed, entered in the "
+		       "manifest), so that a live store's packets are "
+		       "searchable within this time of their arrival.",
+	},
+	{
+		.name = "store.compress", .type = KT_ENUM,
+		FIELD(store_compress),
+		.names = store_compress_names,
+		.def = "none",
+		.doc = "`none`: segments are pcap files. `zstd`: segments are "
+		       "`seg-….pcap.zst`, zstd frames of about 64 KiB of "
+		       "whole records each, which together decompress to the "
+		       "pcap (`zstdcat`); `tapir query` reads either.",
 	},
 };
 
@@ -1004,6 +1133,40 @@ static int text_user(const char *text, char *out, size_t n, char *why,
 	return 0;
 }
 
+/* store.min_free: a percentage of the file system ("10%", whole
+ * percents) or a size; canonical form "N%" or the bytes in decimal. */
+static int text_floor(const char *text, char *out, size_t n, char *why,
+		      size_t whylen)
+{
+	char q[QUOTE_MAX];
+	uint64_t v;
+	size_t len = strlen(text);
+
+	if (len > 1 && text[len - 1] == '%') {
+		char num[8];
+		if (len - 1 < sizeof(num)) {
+			memcpy(num, text, len - 1);
+			num[len - 1] = 0;
+			if (parse_uint(num, false, &v) == 0 && v <= 100) {
+				snprintf(out, n, "%u%%", (unsigned)v);
+				return 0;
+			}
+		}
+	} else if (parse_scaled(text, size_units, 1, &v) == 0) {
+		snprintf(out, n, "%llu", (unsigned long long)v);
+		return 0;
+	}
+	put(why, whylen, "expected a size like 20GiB, a share of the file "
+	    "system from 0%% to 100%%, or 0 for none, got '%s'",
+	    quote(text, len, q, sizeof(q)));
+	return -1;
+}
+
+int tp_config_parse_size(const char *text, uint64_t *bytes)
+{
+	return parse_scaled(text, size_units, 1, bytes);
+}
+
 /* Parse text as the value of k into cfg.  0, or -1 with "expected ..., got
  * ..." in why. */
 static int apply_text(const struct key *k, const char *text,
@@ -1072,6 +1235,10 @@ static int apply_text(const struct key *k, const char *text,
 			    "'%s'", form(k, f, sizeof(f)), k->width, q);
 			return -1;
 		}
+		/* tapir run keeps a store unless store.dir was given, even
+		 * as "". */
+		if (k->off == offsetof(struct tp_config, store_dir))
+			cfg->store_dir_set = true;
 		if (len && k->text) {
 			char canon[256];
 			TP_BUG_ON(k->width > sizeof(canon));
@@ -2532,6 +2699,7 @@ void tp_config_default(struct tp_config *cfg)
 				    sizeof(why));
 		TP_BUG_ON(rc != 0);
 	}
+	cfg->store_dir_set = false;
 	cfg->nzones = 1;
 	snprintf(cfg->zones[0], sizeof(cfg->zones[0]), "default");
 	cfg->nrules = 0;
@@ -3331,12 +3499,18 @@ void tp_config_write_doc(FILE *out)
 		if (sec[0] && strcmp(sec, cur) != 0)
 			fprintf(out, "%s:\n", sec);
 		put(cur, sizeof(cur), "%s", sec);
+		/* A key that is not set by default stays out of the file, as
+		 * a comment. */
+		const char *c = (k->flags & K_UNSET) ? "# " : "";
+		const char *why = (k->flags & K_UNSET) ? "  (not set: see "
+						       "the key)" : "";
 		if (sec[0])
-			fprintf(out, "  %s: %s\n", k->name + strlen(sec) + 1,
-				yaml_default(k, buf, sizeof(buf)));
+			fprintf(out, "  %s%s: %s%s\n", c,
+				k->name + strlen(sec) + 1,
+				yaml_default(k, buf, sizeof(buf)), why);
 		else
-			fprintf(out, "%s: %s\n", k->name,
-				yaml_default(k, buf, sizeof(buf)));
+			fprintf(out, "%s%s: %s%s\n", c, k->name,
+				yaml_default(k, buf, sizeof(buf)), why);
 	}
 	fputs("```\n", out);
 }

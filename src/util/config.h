@@ -16,6 +16,11 @@
 #define TP_MAX_ZONE_RULES 256
 #define TP_MAX_SOURCES 16
 
+enum tp_store_compress {
+	TP_STORE_COMPRESS_NONE = 0,
+	TP_STORE_COMPRESS_ZSTD,
+};
+
 enum tp_log_format {
 	TP_FMT_JSON = 0,
 	TP_FMT_ZEEK,
@@ -72,6 +77,14 @@ struct tp_config {
 	uint32_t workers;
 	uint32_t max_sessions;       /* mirror sessions tracked */
 
+	/* application parsers */
+	bool app_enabled;
+	uint64_t app_reassembly_depth;   /* bytes per direction, 0 = no limit */
+	uint64_t app_reassembly_memory;  /* held out of order, all workers */
+	uint64_t app_inspect_bytes;      /* per direction without a parser */
+	bool app_ndpi;
+	uint32_t app_ndpi_packets;       /* packets nDPI sees of a flow */
+
 	enum tp_log_format log_format;
 	char log_dir[4096];
 
@@ -79,6 +92,12 @@ struct tp_config {
 	char store_dir[4096];        /* "" = off */
 	uint64_t store_segment_size;
 	uint64_t store_segment_age_ns;
+	uint64_t store_publish_ns;   /* wall clock */
+	uint32_t store_compress;     /* enum tp_store_compress */
+	bool store_dir_set;          /* store.dir given (file or --set) */
+	uint64_t store_max_size;     /* retention: bytes, 0 = no budget */
+	char store_min_free[32];     /* "N%" or bytes; "0" = no floor */
+	uint64_t store_max_age_ns;   /* 0 = kept whatever their age */
 
 	/* tapir run */
 	uint32_t nsources;
@@ -149,6 +168,10 @@ int tp_config_parse_listen(const char *text, char *addr, size_t addrlen,
  * "pcap FILE".  Returns buf. */
 const char *tp_config_source_text(const struct tp_source_cfg *s, char *buf,
 				  size_t n);
+
+/* A size as the configuration takes it ("64MiB", "512k", "1.5G", "300":
+ * bytes; units are binary).  0 or -1. */
+int tp_config_parse_size(const char *text, uint64_t *bytes);
 
 /* Write every key with its type, default and description as Markdown. */
 void tp_config_write_doc(FILE *out);

@@ -191,6 +191,15 @@ def find_exception(kind, file, conv):
     return None
 
 
+def tool_args():
+    """--tapir, --shared and --work, as the pcap cases are called."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tapir", required=True)
+    ap.add_argument("--shared", required=True)
+    ap.add_argument("--work", required=True)
+    return ap.parse_args()
+
+
 def sh(cmd, timeout=300, **kw):
     return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           timeout=timeout, **kw)

@@ -5,7 +5,11 @@ capture is sent again, from a loopback address that stands for its outer
 source (10.1.2.3 -> 127.1.2.3, so each mirror source stays a session of its
 own), to HOST:PORT of the same tunnel kind.
 
-    udp-replay.py [--host 127.0.0.1] [--pps N] capture.pcap
+    udp-replay.py [--host 127.0.0.1] [--pps N] [--vxlan-port P]
+                  [--geneve-port P] capture.pcap
+
+--vxlan-port and --geneve-port send to another port than the capture's
+(4789, 6081), for a tapir that listens elsewhere.
 
 Only classic pcap with Ethernet or raw-IP link types; stdlib only.
 """
@@ -75,7 +79,10 @@ def main():
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--pps", type=float, default=0,
                     help="packets per second (default: as fast as possible)")
+    ap.add_argument("--vxlan-port", type=int, default=4789)
+    ap.add_argument("--geneve-port", type=int, default=6081)
     args = ap.parse_args()
+    ports = {4789: args.vxlan_port, 6081: args.geneve_port}
 
     socks = {}
     sent = 0
@@ -94,7 +101,7 @@ def main():
             delay = start + sent / args.pps - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
-        s.sendto(payload, (args.host, dport))
+        s.sendto(payload, (args.host, ports[dport]))
         sent += 1
     print(f"udp-replay: sent {sent} datagrams from {len(socks)} sources")
 

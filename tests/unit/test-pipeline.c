@@ -356,7 +356,8 @@ static void expected_record(char *out, size_t n, const char *uid,
 		 "\"resp_pkts\":%u,\"resp_ip_bytes\":%u,"
 		 "\"ip_proto\":6,\"community_id\":\"%s\","
 		 "\"vni\":1000,\"mirror_session\":\"10.0.1.10/1000\","
-		 "\"zone\":\"default\",\"outer_src\":\"10.0.1.10\"}\n",
+		 "\"zone\":\"default\",\"outer_src\":\"10.0.1.10\","
+		 "\"tcp_initial_rtt\":0.000200}\n",
 		 first_ns / NS_S, first_ns % NS_S / NS_US, uid, cport,
 		 orig_pkts, orig_pkts * 40, resp_pkts, resp_pkts * 40, cid);
 }

@@ -10,69 +10,59 @@
 #include <cmocka.h>
 
 #include "store/expr.h"
+#include <zlib.h>
+
+#include "store/bloom.h"
 #include "store/index.h"
+#include "store/manifest.h"
 #include "util/mem.h"
 
-/* A small index and the arrays it points into. */
+/* A small index and the arrays it points into: a TCP stream of two
+ * packets through session 7 and VNI 1004, and an ARP frame. */
 struct sample {
 	struct tp_index ix;
-	struct tp_idx_pkt pk[2];
-	struct tp_idx_flow fl[1];
-	uint32_t fp[2];
-	struct tp_idx_ip ip[1];
-	struct tp_idx_post port[1], vni[1];
+	struct tp_idx_stream st[2];
+	uint64_t offs[3];
 	struct tp_idx_sess ss[1];
 };
 
 static void sample(struct sample *sm)
 {
 	struct tp_index *ix = &sm->ix;
-	struct tp_idx_pkt *pk = sm->pk;
-	struct tp_idx_flow *fl = sm->fl;
-	uint32_t *fp = sm->fp;
-	struct tp_idx_ip *ip = sm->ip;
-	struct tp_idx_post *port = sm->port, *vni = sm->vni;
-	struct tp_idx_sess *ss = sm->ss;
+	struct tp_idx_stream *st = sm->st;
 
 	memset(sm, 0, sizeof(*sm));
-	pk[0] = (struct tp_idx_pkt){24, 1700000000123456789ull, 0};
-	pk[1] = (struct tp_idx_pkt){24 + 16 + 60, 1700000001000000000ull,
-				    TP_IDX_NO_FLOW};
-	fl->hash = 0xdeadbeef;
-	fl->zone = 3;
-	fl->proto = 6;
-	fl->ipver = 4;
-	fl->a[0].b[15] = 1;
-	fl->a[1].b[15] = 2;
-	fl->port[0] = 443;
-	fl->port[1] = 50000;
-	fl->flags = TP_IDX_F_PORTS;
-	fl->first = 0;
-	fl->npkts = 1;
-	fp[0] = 0;
-	fp[1] = 1;
-	ip[0] = (struct tp_idx_ip){fl->a[0], 0};
-	port[0] = (struct tp_idx_post){443, 0};
-	vni[0] = (struct tp_idx_post){1004, 1};
-	ss[0].no = 7;
-	strcpy(ss[0].name, "10.0.1.10/1004");
-	ix->first_ns = pk[0].ts_ns;
-	ix->last_ns = pk[1].ts_ns;
+	st[0].flags = TP_IDX_S_FLOW | TP_IDX_S_PORTS | TP_IDX_S_VNI;
+	st[0].zone = 3;
+	st[0].proto = 6;
+	st[0].ipver = 4;
+	st[0].a[0].b[15] = 1;
+	st[0].a[1].b[15] = 2;
+	st[0].port[0] = 443;
+	st[0].port[1] = 50000;
+	st[0].session = 7;
+	st[0].vni = 1004;
+	st[0].cid = 0xdeadbeef;
+	st[0].npkts = 2;
+	st[0].first = 0;
+	st[1].session = 7;
+	st[1].npkts = 1;
+	st[1].first = 2;
+	sm->offs[0] = 24;
+	sm->offs[1] = 24 + 16 + 60 + 16 + 42;
+	sm->offs[2] = 24 + 16 + 60;
+	sm->ss[0].no = 7;
+	strcpy(sm->ss[0].name, "10.0.1.10/1004");
+	ix->first_ns = 1700000000123456789ull;
+	ix->last_ns = 1700000001000000000ull;
 	ix->seg_bytes = 12345;
 	ix->linktype = 1;
-	ix->npkts = 2;
-	ix->nflows = 1;
-	ix->nip = 1;
-	ix->nport = 1;
-	ix->nvni = 1;
+	ix->npkts = 3;
+	ix->nstreams = 2;
 	ix->nsess = 1;
-	ix->pkts = pk;
-	ix->flows = fl;
-	ix->flow_pkts = fp;
-	ix->ip = ip;
-	ix->port = port;
-	ix->vni = vni;
-	ix->sess = ss;
+	ix->streams = st;
+	ix->offs = sm->offs;
+	ix->sess = sm->ss;
 }
 
 static void index_round_trip(void **state)
@@ -86,41 +76,44 @@ static void index_round_trip(void **state)
 
 	sample(&sm);
 	assert_int_equal(tp_index_encode(&sm.ix, &buf, &len), 0);
-	/* header + 2 packets + 1 flow + 2 flow packets + 1 ip + 2 postings
-	 * + 1 session + CRC */
-	assert_int_equal(len, 72 + 2 * 20 + 56 + 2 * 4 + 20 + 2 * 8 + 68 + 4);
-	assert_memory_equal(buf, "TPSI\x01\x00\x48\x00", 8);
+	assert_memory_equal(buf, "TPSI\x02\x00\x40\x00", 8);
+	/* Raw body: 2 streams, 1 session, 3 varints (the second of two bytes). */
+	assert_int_equal(buf[48] | buf[49] << 8, 2 * 60 + 68 + 1 + 2 + 1);
 	assert_int_equal(tp_index_decode(&back, buf, len, err, sizeof(err)), 0);
 	assert_int_equal(back.first_ns, 1700000000123456789ull);
 	assert_int_equal(back.last_ns, 1700000001000000000ull);
 	assert_int_equal(back.seg_bytes, 12345);
-	assert_int_equal(back.npkts, 2);
-	assert_int_equal(back.pkts[1].off, 100);
-	assert_int_equal(back.pkts[1].flow, TP_IDX_NO_FLOW);
-	assert_int_equal(back.flows[0].hash, 0xdeadbeef);
-	assert_int_equal(back.flows[0].zone, 3);
-	assert_int_equal(back.flows[0].port[1], 50000);
-	assert_int_equal(back.port[0].key, 443);
-	assert_int_equal(back.vni[0].key, 1004);
-	assert_int_equal(back.vni[0].id, 1);
+	assert_int_equal(back.npkts, 3);
+	assert_int_equal(back.nstreams, 2);
+	assert_int_equal(back.streams[0].zone, 3);
+	assert_int_equal(back.streams[0].port[1], 50000);
+	assert_int_equal(back.streams[0].vni, 1004);
+	assert_int_equal(back.streams[0].cid, 0xdeadbeef);
+	assert_int_equal(back.streams[1].flags, 0);
+	assert_int_equal(back.streams[1].first, 2);
+	uint64_t o[3];
+	tp_index_stream_offs(&back, 0, o);
+	tp_index_stream_offs(&back, 1, o + 2);
+	assert_int_equal(o[0], 24);
+	assert_int_equal(o[1], 158);
+	assert_int_equal(o[2], 100);
 	assert_string_equal(back.sess[0].name, "10.0.1.10/1004");
 	tp_index_free(&back);
 
 	/* One flipped bit anywhere: the CRC says so. */
-	buf[100] ^= 0x10;
+	buf[len - 10] ^= 0x10;
 	assert_int_equal(tp_index_decode(&back, buf, len, err, sizeof(err)),
 			 -EINVAL);
 	assert_non_null(strstr(err, "CRC"));
-	buf[100] ^= 0x10;
-	/* Cut short: the sizes do not add up (checked before the CRC's
-	 * place is trusted). */
+	buf[len - 10] ^= 0x10;
+	/* Cut short. */
 	assert_int_equal(tp_index_decode(&back, buf, len - 8, err, sizeof(err)),
 			 -EINVAL);
 	/* Another version. */
-	buf[4] = 2;
+	buf[4] = 1;
 	assert_int_equal(tp_index_decode(&back, buf, len, err, sizeof(err)),
 			 -EINVAL);
-	assert_non_null(strstr(err, "version 2"));
+	assert_non_null(strstr(err, "version 1"));
 	tp_free(buf, len);
 }
 
@@ -133,13 +126,123 @@ static void index_bad_reference(void **state)
 	size_t len;
 	char err[256];
 
+	/* A packet past the segment's end, under a valid CRC. */
 	sample(&sm);
-	sm.vni[0].id = 9;   /* past the packets, with a valid CRC */
+	sm.offs[1] = 20000;
 	assert_int_equal(tp_index_encode(&sm.ix, &buf, &len), 0);
 	assert_int_equal(tp_index_decode(&back, buf, len, err, sizeof(err)),
 			 -EINVAL);
-	assert_non_null(strstr(err, "refers past"));
+	assert_non_null(strstr(err, "past the segment"));
 	tp_free(buf, len);
+	/* Streams that hold more packets than the header counts. */
+	sample(&sm);
+	sm.st[1].npkts = 0;
+	sm.ix.npkts = 2;
+	sm.st[0].npkts = 2;
+	assert_int_equal(tp_index_encode(&sm.ix, &buf, &len), 0);
+	buf[36] = 1;   /* npkts 1 */
+	uint32_t c = (uint32_t)crc32(0, buf, (uInt)(len - 4));
+	for (int i = 0; i < 4; i++)
+		buf[len - 4 + i] = (uint8_t)(c >> (8 * i));
+	assert_int_equal(tp_index_decode(&back, buf, len, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "counts"));
+	tp_free(buf, len);
+}
+
+/* A zstd segment's block table: read back, and refused when it does not
+ * end at the segment's end. */
+static void index_blocks(void **state)
+{
+	(void)state;
+	struct sample sm;
+	struct tp_index back;
+	struct tp_idx_block bl[3] = {{0, 0}, {70000, 20000}, {12345, 0}};
+	uint8_t *buf;
+	size_t len;
+	char err[256];
+
+	sample(&sm);
+	sm.ix.seg_bytes = 100000;
+	bl[2] = (struct tp_idx_block){100000, 31000};
+	sm.ix.nblocks = 3;
+	sm.ix.blocks = bl;
+	assert_int_equal(tp_index_encode(&sm.ix, &buf, &len), 0);
+	assert_int_equal(tp_index_decode(&back, buf, len, err, sizeof(err)), 0);
+	assert_int_equal(back.nblocks, 3);
+	assert_int_equal(back.blocks[1].raw, 70000);
+	assert_int_equal(back.blocks[1].zoff, 20000);
+	assert_int_equal(back.blocks[2].zoff, 31000);
+	tp_index_free(&back);
+	tp_free(buf, len);
+
+	bl[2].raw = 90000;
+	assert_int_equal(tp_index_encode(&sm.ix, &buf, &len), 0);
+	assert_int_equal(tp_index_decode(&back, buf, len, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "cover the segment"));
+	tp_free(buf, len);
+}
+
+/* The manifest: write, read back, a flipped bit, and a Bloom filter that
+ * holds its segment's keys. */
+static void manifest_round_trip(void **state)
+{
+	(void)state;
+	struct sample sm;
+	struct tp_manifest m = {0}, back;
+	struct tp_manifest_entry e[2];
+	uint8_t *buf;
+	size_t len;
+	char err[256];
+
+	sample(&sm);
+	memset(e, 0, sizeof(e));
+	strcpy(e[0].name, "seg-01-f0-1-0.pcap");
+	strcpy(e[1].name, "seg-02-f0-1-1.pcap");
+	for (int i = 0; i < 2; i++) {
+		e[i].first_ns = 100 + (uint64_t)i;
+		e[i].last_ns = 200 + (uint64_t)i;
+		e[i].npkts = 3;
+		e[i].linktype = 1;
+		assert_int_equal(tp_bloom_of_index(&e[i].bloom, &sm.ix), 0);
+	}
+	m.n = 2;
+	m.e = e;
+	assert_int_equal(tp_manifest_encode(&m, &buf, &len), 0);
+	assert_int_equal(tp_manifest_decode(&back, buf, len, err, sizeof(err)),
+			 0);
+	assert_int_equal(back.n, 2);
+	const struct tp_manifest_entry *f =
+		tp_manifest_find(&back, "seg-02-f0-1-1.pcap");
+	assert_non_null(f);
+	assert_int_equal(f->last_ns, 201);
+	assert_null(tp_manifest_find(&back, "seg-03-f0-1-1.pcap"));
+	struct tp_addr a = {0};
+	a.b[15] = 2;
+	assert_true(tp_bloom_maybe(&f->bloom, tp_bloom_key_addr(&a)));
+	assert_true(tp_bloom_maybe(&f->bloom, tp_bloom_key_port(443)));
+	assert_true(tp_bloom_maybe(&f->bloom, tp_bloom_key_vni(1004)));
+	assert_true(tp_bloom_maybe(&f->bloom,
+				   tp_bloom_key_session("10.0.1.10/1004")));
+	assert_true(tp_bloom_maybe(&f->bloom, tp_bloom_key_cid(0xdeadbeef)));
+	/* Keys it does not hold: with 10 bits per key, all 200 absent
+	 * addresses coming back "maybe" would be a broken filter. */
+	unsigned maybe = 0;
+	for (int i = 0; i < 200; i++) {
+		a.b[14] = (uint8_t)i;
+		a.b[15] = 99;
+		maybe += tp_bloom_maybe(&f->bloom, tp_bloom_key_addr(&a));
+	}
+	assert_true(maybe < 20);
+	tp_manifest_free(&back);
+	buf[20] ^= 1;
+	assert_int_equal(tp_manifest_decode(&back, buf, len, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "CRC"));
+	tp_free(buf, len);
+	for (int i = 0; i < 2; i++)
+		tp_bloom_free(&e[i].bloom);
 }
 
 static void expr_split(void **state)
@@ -198,7 +301,7 @@ static void expr_errors(void **state)
 	expect_err("tcp)", "')' without", "(column 4)");
 	expect_err("vni 1 and vni 2", "given twice", "(column 11)");
 	expect_err("session", "'session' takes one name", "(column 8)");
-	expect_err("uid CAbc", "not supported yet", "(column 1)");
+	expect_err("uid 1Abc", "'uid' takes one conn.log uid", "(column 5)");
 }
 
 int main(void)
@@ -206,6 +309,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(index_round_trip),
 		cmocka_unit_test(index_bad_reference),
+		cmocka_unit_test(index_blocks),
+		cmocka_unit_test(manifest_round_trip),
 		cmocka_unit_test(expr_split),
 		cmocka_unit_test(expr_errors),
 	};
