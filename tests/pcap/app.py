@@ -519,7 +519,13 @@ def truth_case(tapir, shared, work):
 # ---- nDPI -------------------------------------------------------------------
 
 # Where tapir's service differs from ndpiReader's classification on purpose.
-NDPI_EXCEPTIONS = {}
+NDPI_EXCEPTIONS = {
+    # SMTP upgraded with STARTTLS: the TLS parser takes the flow at the
+    # ClientHello that follows the upgrade (ssl.log gets its handshake),
+    # while nDPI names the protocol the flow started as.  Zeek, with both
+    # analyzers, logs service "smtp,ssl"; tapir has no SMTP parser.
+    ("arkime__smtp-starttls.pcap", 57406, 25): ("ssl", "STARTTLS"),
+}
 
 
 def zeek_names():
