@@ -322,22 +322,30 @@ static struct kentry *klookup(struct tp_inv *inv, uint64_t h,
 	return e;
 }
 
+/* Room for one more element in the array *arr of n used out of *cap
+ * (elements of size sz), doubling it within the cap.  false: no room. */
+static bool grow(struct tp_inv *inv, void **arr, size_t n, size_t *cap,
+		 size_t sz)
+{
+	if (n < *cap)
+		return true;
+	size_t nc = *cap ? *cap * 2 : 256;
+	if (inv->mem + (nc - *cap) * sz > inv->mem_cap)
+		return false;
+	void *np = tp_realloc(*arr, *cap * sz, nc * sz);
+	if (!np)
+		return false;
+	inv->mem += (nc - *cap) * sz;
+	*arr = np;
+	*cap = nc;
+	return true;
+}
+
 static bool pend_push(struct tp_inv *inv, struct kentry *e)
 {
-	if (inv->npend == inv->cpend) {
-		size_t nc = inv->cpend ? inv->cpend * 2 : 256;
-		if (inv->mem + (nc - inv->cpend) * sizeof(*inv->pend) >
-		    inv->mem_cap)
-			return false;
-		struct kentry **np = tp_realloc(inv->pend,
-						inv->cpend * sizeof(*np),
-						nc * sizeof(*np));
-		if (!np)
-			return false;
-		inv->mem += (nc - inv->cpend) * sizeof(*np);
-		inv->pend = np;
-		inv->cpend = nc;
-	}
+	if (!grow(inv, (void **)&inv->pend, inv->npend, &inv->cpend,
+		  sizeof(*inv->pend)))
+		return false;
 	inv->pend[inv->npend++] = e;
 	return true;
 }
@@ -522,18 +530,35 @@ static int kcmp(const void *x, const void *y)
 	return (int)a->key_len - (int)b->key_len;
 }
 
+/* Move the n elements (of size sz, at most 64 bytes) of arr that are due
+ * by limit to its front; returns how many. */
+static size_t due_first(void *arr, size_t n, size_t sz,
+			bool (*due)(const void *el, uint64_t limit),
+			uint64_t limit)
+{
+	unsigned char *a = arr, t[64];
+	size_t nd = 0;
+	for (size_t i = 0; i < n; i++)
+		if (due(a + i * sz, limit)) {
+			memcpy(t, a + i * sz, sz);
+			memcpy(a + i * sz, a + nd * sz, sz);
+			memcpy(a + nd * sz, t, sz);
+			nd++;
+		}
+	return nd;
+}
+
+static bool kentry_due(const void *el, uint64_t limit)
+{
+	return (*(struct kentry *const *)el)->cand <= limit;
+}
+
 /* Decide the candidates up to limit. */
 static void decide_known(struct tp_inv *inv, struct tp_inv_worker *w,
 			 uint64_t limit)
 {
-	size_t nd = 0;
-	for (size_t i = 0; i < inv->npend; i++) {
-		struct kentry *e = inv->pend[i];
-		if (e->cand <= limit) {
-			inv->pend[i] = inv->pend[nd];
-			inv->pend[nd++] = e;
-		}
-	}
+	size_t nd = due_first(inv->pend, inv->npend, sizeof(*inv->pend),
+			      kentry_due, limit);
 	if (!nd)
 		return;
 	qsort(inv->pend, nd, sizeof(*inv->pend), kcmp);
@@ -605,19 +630,10 @@ void tp_inv_software(struct tp_inv_worker *w, uint64_t ts,
 		return;
 	struct tp_inv *inv = w->inv;
 	pthread_mutex_lock(&inv->mu);
-	if (inv->nev == inv->cev) {
-		size_t nc = inv->cev ? inv->cev * 2 : 256;
-		struct swev *ne = NULL;
-		if (inv->mem + (nc - inv->cev) * sizeof(*ne) <= inv->mem_cap)
-			ne = tp_realloc(inv->ev, inv->cev * sizeof(*ne),
-					nc * sizeof(*ne));
-		if (!ne) {
-			w->st.memcap_hits++;
-			goto out;
-		}
-		inv->mem += (nc - inv->cev) * sizeof(*ne);
-		inv->ev = ne;
-		inv->cev = nc;
+	if (!grow(inv, (void **)&inv->ev, inv->nev, &inv->cev,
+		  sizeof(*inv->ev))) {
+		w->st.memcap_hits++;
+		goto out;
 	}
 	struct swstr *s = swstr_get(inv, unparsed);
 	if (!s) {
@@ -737,16 +753,16 @@ static void register_software(struct tp_inv *inv, struct tp_inv_worker *w,
 	write_software(inv, w, ev);
 }
 
+static bool swev_due(const void *el, uint64_t limit)
+{
+	return ((const struct swev *)el)->ts <= limit;
+}
+
 static void decide_software(struct tp_inv *inv, struct tp_inv_worker *w,
 			    uint64_t limit)
 {
-	size_t nd = 0;
-	for (size_t i = 0; i < inv->nev; i++)
-		if (inv->ev[i].ts <= limit) {
-			struct swev t = inv->ev[i];
-			inv->ev[i] = inv->ev[nd];
-			inv->ev[nd++] = t;
-		}
+	size_t nd = due_first(inv->ev, inv->nev, sizeof(*inv->ev), swev_due,
+			      limit);
 	if (!nd)
 		return;
 	qsort(inv->ev, nd, sizeof(*inv->ev), evcmp);

@@ -259,82 +259,79 @@ static void name_is(struct tp_sw_desc *d, const char *name)
 	snprintf(d->name, sizeof(d->name), "%s", name);
 }
 
-/* Zeek's parse_mozilla. */
+/* One of parse_mozilla's plain cases: when pattern `when` is in u, the
+ * name is `name` and the version that of piece idx of u split at
+ * `at`. */
+static bool plain(struct span u, int when, const char *name, int at,
+		  size_t idx, struct tp_sw_desc *d, int depth)
+{
+	struct span parts[MAX_PARTS];
+	if (!in(when, u))
+		return false;
+	name_is(d, name);
+	if (split(at, u, true, 0, parts) > idx)
+		version_of(parts[idx], &d->v, depth);
+	return true;
+}
+
+/* Zeek's parse_mozilla: its cases in its order. */
 static void parse_mozilla(struct span u, struct tp_sw_desc *d, int depth)
 {
 	struct span parts[MAX_PARTS];
 	struct tp_sw_version *v = &d->v;
-	size_t n;
+	static const int tri[4] = {RE_TRIDENT4, RE_TRIDENT5, RE_TRIDENT6,
+				   RE_TRIDENT7};
 
 	name_is(d, "<unknown browser>");
-	if (in(RE_OPERA_END, u)) {
-		name_is(d, "Opera");
-		if ((n = split(RE_OPERA_END, u, true, 0, parts)) > 1)
-			version_of(parts[1], v, depth);
-	} else if (in(RE_MSIE_IN, u)) {
-		name_is(d, "MSIE");
-		static const int tri[4] = {RE_TRIDENT4, RE_TRIDENT5,
-					   RE_TRIDENT6, RE_TRIDENT7};
+	if (plain(u, RE_OPERA_END, "Opera", RE_OPERA_END, 1, d, depth))
+		return;
+	if (in(RE_MSIE_IN, u)) {
 		for (int i = 0; i < 4; i++)
 			if (in(tri[i], u)) {
+				name_is(d, "MSIE");
 				v->have = TP_SWV_MAJOR | TP_SWV_MINOR;
 				v->major = 8 + (uint64_t)i;
 				v->minor = 0;
 				return;
 			}
-		if ((n = split(RE_MSIE, u, true, 0, parts)) > 1)
-			version_of(parts[1], v, depth);
-	} else if (in(RE_EDGE, u)) {
-		name_is(d, "Edge");
-		if ((n = split(RE_EDGE, u, true, 0, parts)) > 1)
-			version_of(parts[1], v, depth);
-	} else if (in(RE_SAFARI_IN, u)) {
-		name_is(d, "Safari");
-		if ((n = split(RE_VERSION, u, true, 0, parts)) > 1) {
-			version_of(parts[1], v, depth);
-			if (in(RE_MOBILE, u)) {
-				v->have |= TP_SWV_ADDL;
-				snprintf(v->addl, sizeof(v->addl), "Mobile");
-			}
-		}
-	} else if (in(RE_FIREFOX, u)) {
-		if ((n = split(RE_FIREFOX, u, true, 0, parts)) > 1)
-			parse(parts[1], d, depth + 1);
-	} else if (in(RE_CHROME_IN, u)) {
-		name_is(d, "Chrome");
-		if ((n = split(RE_CHROME, u, true, 0, parts)) > 1)
-			version_of(parts[1], v, depth);
-	} else if (in(RE_OPERA_START, u)) {
-		if (in(RE_OPERA_MINI_IN, u)) {
-			if ((n = split(RE_OPERA_MINI, u, true, 0, parts)) > 1)
-				set_str(d->name, sizeof(d->name), parts[1]);
-			if ((n = split(RE_VERSION, u, true, 0, parts)) > 1)
-				version_of(parts[1], v, depth);
-			else if ((n = split(RE_OPERA_MINI_VER, u, true, 0,
-					    parts)) > 1)
-				version_of(parts[1], v, depth);
-		} else {
-			name_is(d, "Opera");
-			if ((n = split(RE_VERSION, u, true, 0, parts)) > 1)
-				version_of(parts[1], v, depth);
-		}
-	} else if (in(RE_FLASH_IN, u)) {
-		name_is(d, "Flash");
-		if ((n = split(RE_SLASH_SPACE, u, true, 0, parts)) > 2)
-			version_of(parts[2], v, depth);
-	} else if (in(RE_AIR, u)) {
-		name_is(d, "AdobeAIR");
-		if ((n = split(RE_AIR, u, true, 0, parts)) > 1)
-			version_of(parts[1], v, depth);
-	} else if (in(RE_WEBKIT, u)) {
-		name_is(d, "Unspecified WebKit");
-		if ((n = split(RE_WEBKIT, u, true, 0, parts)) > 1)
-			version_of(parts[1], v, depth);
-	} else if (in(RE_JAVA_IN, u)) {
-		name_is(d, "Java");
-		if ((n = split(RE_JAVA, u, true, 0, parts)) > 1)
-			version_of(parts[1], v, depth);
+		plain(u, RE_MSIE_IN, "MSIE", RE_MSIE, 1, d, depth);
+		return;
 	}
+	if (plain(u, RE_EDGE, "Edge", RE_EDGE, 1, d, depth))
+		return;
+	if (plain(u, RE_SAFARI_IN, "Safari", RE_VERSION, 1, d, depth)) {
+		if (in(RE_MOBILE, u)) {
+			v->have |= TP_SWV_ADDL;
+			snprintf(v->addl, sizeof(v->addl), "Mobile");
+		}
+		return;
+	}
+	if (in(RE_FIREFOX, u)) {
+		if (split(RE_FIREFOX, u, true, 0, parts) > 1)
+			parse(parts[1], d, depth + 1);
+		return;
+	}
+	if (plain(u, RE_CHROME_IN, "Chrome", RE_CHROME, 1, d, depth))
+		return;
+	if (in(RE_OPERA_START, u)) {
+		if (!in(RE_OPERA_MINI_IN, u)) {
+			plain(u, RE_OPERA_START, "Opera", RE_VERSION, 1, d,
+			      depth);
+			return;
+		}
+		if (split(RE_OPERA_MINI, u, true, 0, parts) > 1)
+			set_str(d->name, sizeof(d->name), parts[1]);
+		if (split(RE_VERSION, u, true, 0, parts) > 1 ||
+		    split(RE_OPERA_MINI_VER, u, true, 0, parts) > 1)
+			version_of(parts[1], v, depth);
+		return;
+	}
+	if (plain(u, RE_FLASH_IN, "Flash", RE_SLASH_SPACE, 2, d, depth) ||
+	    plain(u, RE_AIR, "AdobeAIR", RE_AIR, 1, d, depth) ||
+	    plain(u, RE_WEBKIT, "Unspecified WebKit", RE_WEBKIT, 1, d,
+		  depth))
+		return;
+	plain(u, RE_JAVA_IN, "Java", RE_JAVA, 1, d, depth);
 }
 
 /* Zeek's parse. */
@@ -405,22 +402,13 @@ static void parse(struct span u, struct tp_sw_desc *d, int depth)
 			v->have |= TP_SWV_ADDL;
 			set_str(v->addl, sizeof(v->addl), a);
 		}
-		if (nn > 3 && nums[3].n) {
-			v->have |= TP_SWV_MINOR3;
-			v->minor3 = extract_count(nums[3]);
-		}
-		if (nn > 2 && nums[2].n) {
-			v->have |= TP_SWV_MINOR2;
-			v->minor2 = extract_count(nums[2]);
-		}
-		if (nn > 1 && nums[1].n) {
-			v->have |= TP_SWV_MINOR;
-			v->minor = extract_count(nums[1]);
-		}
-		if (nn > 0 && nums[0].n) {
-			v->have |= TP_SWV_MAJOR;
-			v->major = extract_count(nums[0]);
-		}
+		uint64_t *num[4] = {&v->major, &v->minor, &v->minor2,
+				    &v->minor3};
+		for (size_t i = 0; i < 4 && i < nn; i++)
+			if (nums[i].n) {
+				v->have |= TP_SWV_MAJOR << i;
+				*num[i] = extract_count(nums[i]);
+			}
 	}
 	/* Zeek's alternate_names. */
 	if (strcmp(d->name, "Flash Player") == 0)
