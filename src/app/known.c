@@ -783,8 +783,10 @@ static void sweep(struct tp_inv *inv, uint64_t limit)
 	for (size_t i = 0; i <= inv->kmask; i++)
 		for (struct kentry **p = &inv->kb[i]; *p;) {
 			struct kentry *e = *p;
-			if (!e->cand && e->logged &&
-			    limit - e->logged >= inv->expiry) {
+			/* (an entry with neither is one whose candidate
+			 * could not be queued) */
+			if (!e->cand &&
+			    (!e->logged || limit - e->logged >= inv->expiry)) {
 				*p = e->next;
 				kentry_free(inv, e);
 			} else {
