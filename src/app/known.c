@@ -385,7 +385,7 @@ static void known(struct tp_inv_worker *w, const uint8_t *key, size_t klen,
 			(ts == e->cand &&
 			 (vlen > e->val_len ||
 			  (vlen == e->val_len &&
-			   memcmp(val, e->val, vlen) >= 0)))))
+			   (!vlen || memcmp(val, e->val, vlen) >= 0))))))
 		goto out;
 	char *nv = NULL;
 	if (vlen && !(nv = inv_alloc(inv, vlen))) {
