@@ -33,6 +33,8 @@ struct tp_app_stats {
 	uint64_t reasm_held, reasm_overlaps, reasm_gaps, reasm_gap_bytes;
 	uint64_t reasm_depth_hits, reasm_memcap_hits;
 	uint64_t reasm_memory;           /* bytes held now */
+	/* the passive inventory (app/inventory.h) */
+	uint64_t inv_records, inv_late, inv_memcap_hits;
 };
 
 /* The log files of the app logs, shared by the workers, in cfg->log_dir;
@@ -46,8 +48,10 @@ int tp_app_shared_rotate(struct tp_app_shared *s, uint64_t now_ns,
 int tp_app_shared_free(struct tp_app_shared *s, uint64_t close_ns);
 
 /* The app logs of s for a caller that is not a worker (tests, fuzz
- * targets): what tp_app_rec takes.  NULL on ENOMEM.  Free flushes. */
+ * targets, the inventory): what tp_app_rec takes.  NULL on ENOMEM.  Free
+ * flushes. */
 struct tp_app_logs *tp_app_logs_new(struct tp_app_shared *s);
+void tp_app_logs_flush(struct tp_app_logs *logs);
 void tp_app_logs_free(struct tp_app_logs *logs);
 
 /* The parsers (one file each under src/app/). */
@@ -80,6 +84,10 @@ size_t tp_app_risks(const struct tp_flow *f, const char **names, size_t max);
 
 /* Append the worker's buffered app records to their files. */
 void tp_app_flush(struct tp_app *a);
+
+/* The worker's packet clock reached now_ns (UINT64_MAX: its input
+ * ended): the inventory logs what every worker has gone past. */
+void tp_app_clock(struct tp_app *a, uint64_t now_ns);
 
 void tp_app_stats(const struct tp_app *a, struct tp_app_stats *st);
 

@@ -22,9 +22,11 @@
 #include <time.h>
 
 #include "app/app.h"
+#include "app/inventory.h"
 #include "app/ndpi.h"
 #include "app/ssh.h"
 #include "app/tls.h"
+#include "flow/conn.h"
 #include "flow/reassembly.h"
 #include "output/logs.h"
 #include "output/writer.h"
@@ -62,6 +64,8 @@ struct tp_app_shared {
 		const struct tp_log_schema *schema;
 		struct tp_log *log;
 	} e[MAX_LOGS];
+	struct tp_inv *inv;          /* made by the first worker */
+	bool inv_made;
 };
 
 struct tp_app_logs {
@@ -144,6 +148,8 @@ int tp_app_shared_free(struct tp_app_shared *s, uint64_t close_ns)
 	int rc = 0;
 	if (!s)
 		return 0;
+	/* The inventory writes what it still holds first. */
+	tp_inv_free(s->inv);
 	for (unsigned i = 0; i < s->n; i++) {
 		int r = tp_log_close(s->e[i].log, close_ns);
 		if (r < 0 && !rc)
@@ -183,6 +189,13 @@ struct tp_app_logs *tp_app_logs_new(struct tp_app_shared *s)
 	return logs;
 }
 
+void tp_app_logs_flush(struct tp_app_logs *logs)
+{
+	for (unsigned i = 0; i < logs->n; i++)
+		if (!logs->e[i].failed)
+			tp_rec_flush(&logs->e[i].rec);
+}
+
 void tp_app_logs_free(struct tp_app_logs *logs)
 {
 	if (!logs)
@@ -197,6 +210,10 @@ void tp_app_logs_free(struct tp_app_logs *logs)
 
 enum { ST_PROBE = 0, ST_PARSE, ST_DONE };
 
+/* What the inventory was told of a flow. */
+#define INV_HOSTS 0x1u                /* its handshake's hosts */
+#define INV_SERVICE 0x2u              /* its responder's service */
+
 struct tp_app_flow {
 	struct tp_reasm rs;               /* by canonical key side */
 	const struct tp_app_ops *ops;     /* ST_PARSE */
@@ -207,6 +224,7 @@ struct tp_app_flow {
 	uint16_t ndpi_pkts;
 	uint8_t ndpi_started;
 	uint8_t state;
+	uint8_t inv;                      /* INV_* */
 	char service[23];
 };
 
@@ -220,6 +238,7 @@ struct tp_app {
 	struct tp_flow *cur;
 	struct tp_app_ctx ctx;
 	struct tp_app_stats st;
+	struct tp_inv_worker *inv;
 };
 
 static void on_weird(struct tp_app_ctx *ctx, const char *name,
@@ -245,6 +264,103 @@ static uint8_t app_dir(const struct tp_flow *f, int side)
 	return side == f->conn.orig_side ? TP_APP_ORIG : TP_APP_RESP;
 }
 
+/* ---- the passive inventory's sightings (app/known.c) ------------------- */
+
+/* Zeek's has_active_service: a TCP responder that answered the
+ * handshake (or is past it), a UDP responder that sent something. */
+static bool active_service(const struct tp_flow *f)
+{
+	const struct tp_conn *c = &f->conn;
+	if (f->key.proto == 17)
+		return c->d[1].pkts > 0;
+	if (f->key.proto != 6)
+		return false;
+	uint8_t r = tp_conn_tcp_state(c, 1);
+	if (r == TP_TCP_ESTABLISHED || r == TP_TCP_CLOSED ||
+	    r == TP_TCP_PARTIAL)
+		return true;
+	char h[TP_CONN_HISTORY_MAX + 1];
+	tp_conn_history(c, h, sizeof(h));
+	return strchr(h, 'h') != NULL;
+}
+
+/* Zeek's known_services_done: at the protocol's confirmation when the
+ * responder is active then, else at the flow's end (ending). */
+static void inv_service(struct tp_app *a, const struct tp_flow *f,
+			struct tp_app_flow *af, uint64_t ts, bool ending)
+{
+	if (!a->inv || (af->inv & INV_SERVICE))
+		return;
+	const struct tp_addr *resp = &f->key.a[f->conn.orig_side ^ 1];
+	if (!tp_inv_is_local(a->inv, resp) || !active_service(f)) {
+		if (ending)
+			af->inv |= INV_SERVICE;
+		return;
+	}
+	af->inv |= INV_SERVICE;
+	uint16_t port = f->key.port[f->conn.orig_side ^ 1];
+	const char *svc = af->service;
+	/* Zeek leaves out FTP data connections. */
+	if (strcmp(svc, "ftp-data") == 0)
+		return;
+	if (!svc[0]) {
+		tp_inv_service(a->inv, ts, resp, port, f->key.proto, "");
+		return;
+	}
+	for (const char *p = svc; *p;) {
+		char one[sizeof(af->service)];
+		size_t n = strcspn(p, ",");
+		memcpy(one, p, n);
+		one[n] = '\0';
+		if (n)
+			tp_inv_service(a->inv, ts, resp, port, f->key.proto,
+				       one);
+		p += n + (p[n] == ',');
+	}
+}
+
+/* Zeek's known-hosts: both endpoints of a TCP connection reached
+ * ESTABLISHED through the originator's SYN and the responder's SYN-ACK
+ * (connection_established); both hosts are sightings at that packet. */
+static void inv_hosts(struct tp_app *a, struct tp_flow *f,
+		      struct tp_app_flow *af, uint64_t ts)
+{
+	const struct tp_conn *c = &f->conn;
+	if (tp_conn_tcp_state(c, 0) != TP_TCP_ESTABLISHED ||
+	    tp_conn_tcp_state(c, 1) != TP_TCP_ESTABLISHED)
+		return;
+	af->inv |= INV_HOSTS;
+	char h[TP_CONN_HISTORY_MAX + 1];
+	tp_conn_history(c, h, sizeof(h));
+	if (!strchr(h, 'S') || !strchr(h, 'h'))
+		return;
+	tp_inv_host(a->inv, ts, &f->key.a[0]);
+	tp_inv_host(a->inv, ts, &f->key.a[1]);
+}
+
+static void on_software(struct tp_app_ctx *ctx, int kind,
+			const char *unparsed)
+{
+	struct tp_app *a = ctx->priv;
+	const struct tp_flow *f = ctx->flow;
+	bool server = kind == TP_SW_HTTP_SERVER ||
+		      kind == TP_SW_HTTP_APPSERVER || kind == TP_SW_SSH_SERVER;
+	uint8_t side = server ? f->conn.orig_side ^ 1 : f->conn.orig_side;
+	tp_inv_software(a->inv, ctx->ts_ns, &f->key.a[side],
+			server ? f->key.port[side] : 0, (enum tp_sw_type)kind,
+			unparsed);
+}
+
+static void on_cert(struct tp_app_ctx *ctx, const char *fp,
+		    const char *subject, const char *issuer, const char *serial)
+{
+	struct tp_app *a = ctx->priv;
+	const struct tp_flow *f = ctx->flow;
+	uint8_t side = f->conn.orig_side ^ 1;
+	tp_inv_cert(a->inv, ctx->ts_ns, &f->key.a[side], f->key.port[side],
+		    fp, subject, issuer, serial);
+}
+
 static void ndpi_stop(struct tp_app *a, struct tp_app_flow *af, bool giveup)
 {
 	char svc[sizeof(af->service)];
@@ -253,6 +369,7 @@ static void ndpi_stop(struct tp_app *a, struct tp_app_flow *af, bool giveup)
 	if (!af->ops && svc[0]) {
 		memcpy(af->service, svc, sizeof(svc));
 		a->st.ndpi_known++;
+		inv_service(a, a->cur, af, a->ctx.ts_ns, false);
 	}
 	af->risk = risk;
 	tp_ndpi_flow_free(af->nd);
@@ -334,6 +451,7 @@ static void deliver(struct tp_app *a, struct tp_app_flow *af, uint8_t dir,
 	af->state = ST_PARSE;
 	a->st.parsed++;
 	snprintf(af->service, sizeof(af->service), "%s", ops->name);
+	inv_service(a, a->cur, af, a->ctx.ts_ns, false);
 	if (af->nd) {
 		tp_ndpi_flow_free(af->nd);
 		af->nd = NULL;
@@ -384,6 +502,18 @@ struct tp_app *tp_app_new(const struct tp_config *cfg,
 	a->ctx.logs = &a->logs;
 	a->ctx.weird = on_weird;
 	a->ctx.priv = a;
+	pthread_mutex_lock(&s->mu);
+	if (!s->inv_made) {
+		s->inv_made = true;
+		struct tp_app_logs *il = tp_app_logs_new(s);
+		s->inv = il ? tp_inv_new(cfg, il, nworkers) : NULL;
+	}
+	pthread_mutex_unlock(&s->mu);
+	a->inv = tp_inv_worker_new(s->inv);
+	if (a->inv) {
+		a->ctx.software = on_software;
+		a->ctx.cert = on_cert;
+	}
 	if (cfg->app_ndpi && tp_ndpi_available()) {
 		a->ndpi = tp_ndpi_new();
 		if (!a->ndpi)
@@ -395,9 +525,12 @@ struct tp_app *tp_app_new(const struct tp_config *cfg,
 
 void tp_app_flush(struct tp_app *a)
 {
-	for (unsigned i = 0; i < a->logs.n; i++)
-		if (!a->logs.e[i].failed)
-			tp_rec_flush(&a->logs.e[i].rec);
+	tp_app_logs_flush(&a->logs);
+}
+
+void tp_app_clock(struct tp_app *a, uint64_t now_ns)
+{
+	tp_inv_clock(a->inv, now_ns);
 }
 
 void tp_app_free(struct tp_app *a)
@@ -407,6 +540,7 @@ void tp_app_free(struct tp_app *a)
 	for (unsigned i = 0; i < a->logs.n; i++)
 		if (!a->logs.e[i].failed)
 			tp_rec_fini(&a->logs.e[i].rec);
+	tp_inv_worker_free(a->inv);
 	tp_ndpi_free(a->ndpi);
 	tp_free(a, sizeof(*a));
 }
@@ -458,9 +592,11 @@ void tp_app_packet(struct tp_app *a, struct tp_flow *f, uint8_t side,
 		 * its first packet. */
 		if (a->ndpi && !port_parser(f))
 			ndpi_start(a, af);
-	} else if (af->state == ST_DONE && !af->nd) {
-		return;
 	}
+	if (a->inv && f->key.proto == 6 && !(af->inv & INV_HOSTS))
+		inv_hosts(a, f, af, p->ts_ns);
+	if (af->state == ST_DONE && !af->nd)
+		return;
 	a->cur = f;
 	a->ctx.ts_ns = p->ts_ns;
 	a->ctx.flow = f;
@@ -494,6 +630,7 @@ void tp_app_flow_end(struct tp_app *a, struct tp_flow *f)
 	}
 	if (af->nd)
 		ndpi_stop(a, af, true);
+	inv_service(a, f, af, f->last_ns, true);
 }
 
 void tp_app_flow_free(struct tp_app *a, struct tp_flow *f)
@@ -533,4 +670,9 @@ void tp_app_stats(const struct tp_app *a, struct tp_app_stats *st)
 	st->reasm_depth_hits = a->rx.depth_hits;
 	st->reasm_memcap_hits = a->rx.memcap_hits;
 	st->reasm_memory = a->rx.mem_used;
+	struct tp_inv_stats is;
+	tp_inv_stats(a->inv, &is);
+	st->inv_records = is.records;
+	st->inv_late = is.late;
+	st->inv_memcap_hits = is.memcap_hits;
 }

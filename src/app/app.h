@@ -32,6 +32,18 @@ struct tp_app_ctx {
 	void (*weird)(struct tp_app_ctx *ctx, const char *name,
 		      const char *addl);
 	void *priv;                  /* the flow code's */
+	/* The passive inventory (app/inventory.h), NULL when it is off.
+	 * software: a parser found software in the flow (software.log);
+	 * kind is an enum tp_sw_type, server software is the responder's,
+	 * the rest the originator's, unparsed the header value or banner as
+	 * Zeek hands it to Software::found.  cert: the responder's TLS
+	 * certificate (known_certs.log), its SHA-256 hex, subject, issuer and
+	 * serial as x509.log has them. */
+	void (*software)(struct tp_app_ctx *ctx, int kind,
+			 const char *unparsed);
+	void (*cert)(struct tp_app_ctx *ctx, const char *fp,
+		     const char *subject, const char *issuer,
+		     const char *serial);
 };
 
 enum tp_app_dir {

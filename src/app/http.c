@@ -21,6 +21,7 @@
 #include <strings.h>
 
 #include "app/app.h"
+#include "app/inventory.h"
 #include "output/logs.h"
 #include "output/writer.h"
 #include "util/mem.h"
@@ -276,6 +277,9 @@ static void txn_done(struct http_state *s, struct tp_app_ctx *ctx)
 struct head_info {
 	uint64_t content_length;
 	bool has_length, chunked, bad_length;
+	/* a reply's Server and X-Powered-By (software.log) */
+	const char *server, *powered_by;
+	size_t server_n, powered_by_n;
 };
 
 /* Zeek's proxy headers: a request through a proxy carries one. */
@@ -324,6 +328,12 @@ static void fields(struct http_txn *t, bool request, const char *p,
 				hi->chunked = vn >= 7 &&
 					      strncasecmp(v + vn - 7, "chunked",
 							  7) == 0;
+			} else if (!request && IS("server")) {
+				hi->server = v;
+				hi->server_n = vn;
+			} else if (!request && IS("x-powered-by")) {
+				hi->powered_by = v;
+				hi->powered_by_n = vn;
 			} else if (request && t) {
 				if (IS("host")) {
 					/* Zeek drops a port. */
@@ -367,6 +377,21 @@ static void fields(struct http_txn *t, bool request, const char *p,
 		}
 		p = nl ? nl + 1 : e;
 	}
+}
+
+/* A header value to the inventory (Zeek's policy/protocols/http/
+ * software.zeek: User-Agent, Server, X-Powered-By). */
+static void software(struct tp_app_ctx *ctx, int kind, const char *v,
+		     size_t n)
+{
+	char buf[1024];
+	if (!ctx->software || !v)
+		return;
+	if (n >= sizeof(buf))
+		n = sizeof(buf) - 1;
+	memcpy(buf, v, n);
+	buf[n] = 0;
+	ctx->software(ctx, kind, buf);
 }
 
 /* "HTTP/1.1" → "1.1"; NULL if not a version. */
@@ -422,6 +447,9 @@ static int request_head(struct http_state *s, struct tp_app_ctx *ctx,
 	t->head = strcmp(t->method, "HEAD") == 0;
 	struct head_info hi;
 	fields(t, true, nl ? nl + 1 : buf + len, buf + len, &hi);
+	if (t->user_agent)
+		software(ctx, TP_SW_HTTP_BROWSER, t->user_agent,
+			 strlen(t->user_agent));
 	if (s->nq == MAX_PENDING) {
 		ctx->weird(ctx, "HTTP_too_many_pending_requests", NULL);
 		write_txn(ctx, s->q[0]);
@@ -478,6 +506,8 @@ static int reply_head(struct http_state *s, struct tp_app_ctx *ctx,
 	struct http_txn *t = s->q[0];
 	struct head_info hi;
 	fields(NULL, false, nl ? nl + 1 : buf + len, buf + len, &hi);
+	software(ctx, TP_SW_HTTP_SERVER, hi.server, hi.server_n);
+	software(ctx, TP_SW_HTTP_APPSERVER, hi.powered_by, hi.powered_by_n);
 	d->body = 0;
 	if (code >= 100 && code < 200) {
 		t->has_info = 1;

@@ -27,6 +27,8 @@
 
 #include "app/conn-fields.h"
 #include "app/fingerprint.h"
+#include "app/inventory.h"
+#include "app/software.h"
 #include "util/cursor.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -435,6 +437,15 @@ static void banner_line(struct ssh_state *st, struct tp_app_ctx *ctx,
 	tp_strfree(st->banner[dir]);
 	st->banner[dir] = strndup_tp(d->line, d->line_n);
 	set_version(st);
+	if (ctx->software && st->banner[dir]) {
+		/* Zeek's policy/protocols/ssh/software.zeek. */
+		char sw[SSH_LINE_MAX + 1];
+		tp_software_ssh_clean(st->banner[dir], dir == TP_APP_ORIG, sw,
+				      sizeof(sw));
+		ctx->software(ctx, dir == TP_APP_ORIG ? TP_SW_SSH_CLIENT
+						      : TP_SW_SSH_SERVER,
+			      sw);
+	}
 	d->phase = PH_PACKETS;
 	/* SSH-1 packets are not read: the banners are all it logs. */
 	if (d->line[4] == '1' && !(d->line_n > 7 && d->line[6] == '9' &&

@@ -320,14 +320,17 @@ int tp_x509_log(struct tp_app_ctx *ctx, const uint8_t *der, size_t n,
 		rc = -ENOMEM;
 		goto out;
 	}
+	char serial[256] = "";
+	if (i2a_ASN1_INTEGER(b, X509_get0_serialNumber(x)) > 0)
+		bio_take(b, serial, sizeof(serial));
+	(void)BIO_reset(b);
 	if (r) {
 		tp_rec_begin(r);
 		tp_rec_time(r, F_TS, ctx->ts_ns);
 		tp_rec_str(r, F_FINGERPRINT, seen->fp);
 		tp_rec_uint(r, F_VERSION, (uint64_t)X509_get_version(x) + 1);
-		if (i2a_ASN1_INTEGER(b, X509_get0_serialNumber(x)) > 0)
-			tp_rec_str(r, F_SERIAL, bio_take(b, buf, sizeof(buf)));
-		(void)BIO_reset(b);
+		if (serial[0])
+			tp_rec_str(r, F_SERIAL, serial);
 	}
 	const char *subject = NULL, *issuer = NULL;
 	if (X509_NAME_print_ex(b, X509_get_subject_name(x), 0,
@@ -376,6 +379,10 @@ int tp_x509_log(struct tp_app_ctx *ctx, const uint8_t *der, size_t n,
 		tp_rec_bool(r, F_CLIENT_CERT, client_cert);
 		tp_rec_end(r);
 	}
+	/* The server's own certificate is TLS's share of the passive
+	 * inventory (Zeek's known-certs.zeek). */
+	if (host_cert && !client_cert && ctx->cert)
+		ctx->cert(ctx, seen->fp, subject, issuer, serial);
 	if (names) {
 		seen->subject = tp_strdup(subject ? subject : "");
 		seen->issuer = tp_strdup(issuer ? issuer : "");

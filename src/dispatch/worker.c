@@ -164,16 +164,20 @@ void tp_worker_handle(struct tp_worker *w, const struct tp_witem *it)
 		/* Records reach the file at least once a second. */
 		tp_rec_flush(&w->conn);
 		tp_rec_flush(&w->tcp);
-		if (w->app)
+		if (w->app) {
 			tp_app_flush(w->app);
+			tp_app_clock(w->app, w->now_ns);
+		}
 		return;
 	}
 	if (it->kind == TP_WI_END) {
 		tp_flow_flush(w->flows);
 		tp_rec_flush(&w->conn);
 		tp_rec_flush(&w->tcp);
-		if (w->app)
+		if (w->app) {
 			tp_app_flush(w->app);
+			tp_app_clock(w->app, UINT64_MAX);
+		}
 		return;
 	}
 	if (it->dedup && w->dedup &&

@@ -131,11 +131,15 @@ void tp_stats_json(const struct tp_stats_input *in, FILE *f)
 		",\"reassembly_gap_bytes\":%" PRIu64
 		",\"reassembly_depth_hits\":%" PRIu64
 		",\"reassembly_memcap_hits\":%" PRIu64
-		",\"reassembly_memory\":%" PRIu64 "}",
+		",\"reassembly_memory\":%" PRIu64
+		",\"inventory_records\":%" PRIu64
+		",\"inventory_late\":%" PRIu64
+		",\"inventory_memcap_hits\":%" PRIu64 "}",
 		a->flows, a->parsed, a->given_up, a->ndpi_flows, a->ndpi_known,
 		a->weirds, a->reasm_held, a->reasm_overlaps, a->reasm_gaps,
 		a->reasm_gap_bytes, a->reasm_depth_hits, a->reasm_memcap_hits,
-		a->reasm_memory);
+		a->reasm_memory, a->inv_records, a->inv_late,
+		a->inv_memcap_hits);
 
 	if (t->store)
 		store_json(f, t);

@@ -28,6 +28,7 @@
 
 #include "util/log.h"
 #include "util/mem.h"
+#include "util/netlist.h"
 
 enum key_type {
 	KT_BOOL,
@@ -51,7 +52,7 @@ static key_load_fn load_zones, load_sources;
  * bytes with the NUL) to out, or returns -1 with "expected ..." in why. */
 typedef int key_text_fn(const char *text, char *out, size_t n, char *why,
 			size_t whylen);
-static key_text_fn text_listen, text_user, text_floor;
+static key_text_fn text_listen, text_user, text_floor, text_nets;
 
 #define K_POW2 0x1u   /* count must be a power of two */
 #define K_ZERO 0x2u   /* 0 is allowed besides min..max, and means off */
@@ -344,6 +345,74 @@ static const struct key keys[] = {
 		.doc = "Packets of a flow that nDPI sees at most; then its "
 		       "result so far is kept (never a guess from the port "
 		       "alone) and its state freed.",
+	},
+	{
+		.name = "site.local_nets", .type = KT_STRING,
+		FIELD(site_local_nets),
+		.flags = K_EMPTY, .text = text_nets,
+		.form = "networks like \"10.0.0.0/8, fc00::/7\", or \"\" "
+			"for none",
+		.def = "10.0.0.0/8 172.16.0.0/12 192.168.0.0/16 100.64.0.0/10 "
+		       "127.0.0.0/8 fc00::/7 fe80::/10 ::1/128",
+		.doc = "The site's own networks (Zeek's `Site::local_nets`): "
+		       "the passive inventory (known_hosts.log, "
+		       "known_services.log, known_certs.log, software.log) "
+		       "tracks the hosts in them only. The default is the "
+		       "private address space, as Zeek's "
+		       "`Site::private_address_space_is_local` makes it. "
+		       "Networks are separated by commas or spaces, at most "
+		       "64 of them in 255 characters.",
+	},
+	{
+		.name = "inventory.expiry", .type = KT_DURATION,
+		FIELD(inventory_expiry_ns),
+		.min = NS_M, .max = 365 * NS_D,
+		.def = "1d",
+		.doc = "How long a known host, service, certificate or a "
+		       "host's software stays known: each is logged again "
+		       "once this long after it was logged (Zeek's "
+		       "`&create_expire=1day`).",
+	},
+	{
+		.name = "inventory.memory", .type = KT_SIZE,
+		FIELD(inventory_memory),
+		.min = 1 * MIB, .max = 64 * GIB,
+		.def = "64MiB",
+		.doc = "Memory of the inventory's shared table of what is "
+		       "known and of the sightings not yet logged. What does "
+		       "not fit is not tracked and counted "
+		       "(`inventory_memcap_hits` in stats.log).",
+	},
+	{
+		.name = "inventory.known_hosts", .type = KT_BOOL,
+		FIELD(inventory_known_hosts),
+		.def = "true",
+		.doc = "Write known_hosts.log: each local host that completed "
+		       "a TCP handshake, once per `inventory.expiry`.",
+	},
+	{
+		.name = "inventory.known_services", .type = KT_BOOL,
+		FIELD(inventory_known_services),
+		.def = "true",
+		.doc = "Write known_services.log: the services (address, port, "
+		       "conn.log's `service`) of local responders, once per "
+		       "`inventory.expiry`.",
+	},
+	{
+		.name = "inventory.known_certs", .type = KT_BOOL,
+		FIELD(inventory_known_certs),
+		.def = "true",
+		.doc = "Write known_certs.log: the TLS server certificates of "
+		       "local hosts, once per `inventory.expiry`.",
+	},
+	{
+		.name = "inventory.software", .type = KT_BOOL,
+		FIELD(inventory_software),
+		.def = "true",
+		.doc = "Write software.log: browsers (User-Agent), web and "
+		       "application servers (Server, X-Powered-By) and SSH "
+		       "clients and servers (banners) of local hosts, again "
+		       "when a version changes.",
 	},
 	{
 		.name = "log.format", .type = KT_ENUM,
@@ -1160,6 +1229,20 @@ static int text_floor(const char *text, char *out, size_t n, char *why,
 	    "system from 0%% to 100%%, or 0 for none, got '%s'",
 	    quote(text, len, q, sizeof(q)));
 	return -1;
+}
+
+static int text_nets(const char *text, char *out, size_t n, char *why,
+		     size_t whylen)
+{
+	struct tp_netlist l;
+	if (tp_netlist_parse(text, &l, why, whylen) < 0)
+		return -1;
+	if (strlen(text) >= n) {
+		put(why, whylen, "expected at most %zu characters", n - 1);
+		return -1;
+	}
+	snprintf(out, n, "%s", text);
+	return 0;
 }
 
 int tp_config_parse_size(const char *text, uint64_t *bytes)

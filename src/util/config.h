@@ -85,6 +85,15 @@ struct tp_config {
 	bool app_ndpi;
 	uint32_t app_ndpi_packets;       /* packets nDPI sees of a flow */
 
+	/* passive inventory (app/known.c) */
+	char site_local_nets[256];       /* util/netlist.h text */
+	uint64_t inventory_expiry_ns;
+	uint64_t inventory_memory;
+	bool inventory_known_hosts;
+	bool inventory_known_services;
+	bool inventory_known_certs;
+	bool inventory_software;
+
 	enum tp_log_format log_format;
 	char log_dir[4096];
 

@@ -17,7 +17,9 @@
 
 #include <cmocka.h>
 
+#include "decode/decode.h"
 #include "util/config.h"
+#include "util/netlist.h"
 
 #define NS_MS 1000000ull
 #define NS_S 1000000000ull
@@ -424,6 +426,43 @@ static void test_bad_values(void **state)
 		   "config t.yaml:2:14: key 'flow.max_flows': expected a "
 		   "whole number from 1 to 1000000000, got "
 		   "'99999999999999999999999'");
+}
+
+/* site.local_nets: a CIDR list, checked when it is given. */
+static void test_local_nets(void **state)
+{
+	struct tp_config *cfg = malloc(sizeof(*cfg));
+	struct tp_netlist l;
+	struct tp_addr a;
+	char why[256];
+	(void)state;
+	assert_non_null(cfg);
+	tp_config_default(cfg);
+	assert_int_equal(tp_netlist_parse(cfg->site_local_nets, &l, why,
+					  sizeof(why)), 0);
+	assert_int_equal(l.n, 8);
+	uint8_t v4[4] = {100, 127, 255, 1};
+	tp_addr_from_v4(&a, v4);
+	assert_true(tp_netlist_has(&l, &a));
+	v4[1] = 128;
+	tp_addr_from_v4(&a, v4);
+	assert_false(tp_netlist_has(&l, &a));
+	assert_int_equal(set(cfg, "site.local_nets=192.0.2.0/24, 2001:db8::/32"),
+			 0);
+	assert_string_equal(cfg->site_local_nets, "192.0.2.0/24, 2001:db8::/32");
+	assert_int_equal(set(cfg, "site.local_nets="), 0);
+	assert_int_equal(set(cfg, "site.local_nets=10.0.0.0/33"), -EINVAL);
+	assert_string_equal(err, "key 'site.local_nets': expected networks "
+			    "like 10.0.0.0/8 or fc00::/7, separated by commas "
+			    "or spaces, got '10.0.0.0/33'");
+	load_fails("site:\n  local_nets: 10.0.0.0/8 bogus\n",
+		   "config t.yaml:2:15: key 'site.local_nets': expected "
+		   "networks like 10.0.0.0/8 or fc00::/7, separated by commas "
+		   "or spaces, got 'bogus'");
+	load_fails("inventory:\n  expiry: 10s\n",
+		   "config t.yaml:2:11: key 'inventory.expiry': expected a "
+		   "duration from 1m to 365d, got '10s'");
+	free(cfg);
 }
 
 static void test_bad_ports(void **state)
@@ -1611,6 +1650,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_unknown_key),
 		cmocka_unit_test(test_bad_values),
 		cmocka_unit_test(test_bad_ports),
+		cmocka_unit_test(test_local_nets),
 		cmocka_unit_test(test_shapes),
 		cmocka_unit_test(test_yaml_syntax),
 		cmocka_unit_test(test_load_file),
