@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "app/files.h"
 #include "decode/packet-t.h"
 #include "flow/flow-t.h"
 #include "util/config.h"
@@ -33,6 +34,7 @@ struct tp_app_stats {
 	uint64_t reasm_held, reasm_overlaps, reasm_gaps, reasm_gap_bytes;
 	uint64_t reasm_depth_hits, reasm_memcap_hits;
 	uint64_t reasm_memory;           /* bytes held now */
+	struct tp_files_stats files;     /* files.log */
 };
 
 /* The log files of the app logs, shared by the workers, in cfg->log_dir;

@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "app/app.h"
+#include "app/files.h"
 #include "app/ndpi.h"
 #include "app/ssh.h"
 #include "app/tls.h"
@@ -384,6 +385,9 @@ struct tp_app *tp_app_new(const struct tp_config *cfg,
 	a->ctx.logs = &a->logs;
 	a->ctx.weird = on_weird;
 	a->ctx.priv = a;
+	a->ctx.files = tp_files_new(cfg);
+	if (!a->ctx.files)
+		tp_log_warn("files: no memory: bodies are not logged as files");
 	if (cfg->app_ndpi && tp_ndpi_available()) {
 		a->ndpi = tp_ndpi_new();
 		if (!a->ndpi)
@@ -408,6 +412,7 @@ void tp_app_free(struct tp_app *a)
 		if (!a->logs.e[i].failed)
 			tp_rec_fini(&a->logs.e[i].rec);
 	tp_ndpi_free(a->ndpi);
+	tp_files_free(a->ctx.files);
 	tp_free(a, sizeof(*a));
 }
 
@@ -533,4 +538,5 @@ void tp_app_stats(const struct tp_app *a, struct tp_app_stats *st)
 	st->reasm_depth_hits = a->rx.depth_hits;
 	st->reasm_memcap_hits = a->rx.memcap_hits;
 	st->reasm_memory = a->rx.mem_used;
+	tp_files_stats(a->ctx.files, &st->files);
 }

@@ -51,7 +51,7 @@ static key_load_fn load_zones, load_sources;
  * bytes with the NUL) to out, or returns -1 with "expected ..." in why. */
 typedef int key_text_fn(const char *text, char *out, size_t n, char *why,
 			size_t whylen);
-static key_text_fn text_listen, text_user, text_floor;
+static key_text_fn text_listen, text_user, text_floor, text_hashes;
 
 #define K_POW2 0x1u   /* count must be a power of two */
 #define K_ZERO 0x2u   /* 0 is allowed besides min..max, and means off */
@@ -344,6 +344,29 @@ static const struct key keys[] = {
 		.doc = "Packets of a flow that nDPI sees at most; then its "
 		       "result so far is kept (never a guess from the port "
 		       "alone) and its state freed.",
+	},
+	{
+		.name = "app.file_hashes", .type = KT_STRING,
+		FIELD(app_file_hashes),
+		.flags = K_EMPTY, .text = text_hashes,
+		.form = "a comma-separated list of md5, sha1 and sha256, or "
+			"\"\" for none",
+		.def = "md5,sha1,sha256",
+		.doc = "The hashes of every file (HTTP body) in files.log "
+		       "(`md5`, `sha1`, `sha256`, as Zeek's "
+		       "hash-all-files.zeek) and its `analyzers`. A file with "
+		       "a gap, or whose decoding stopped, has none.",
+	},
+	{
+		.name = "app.file_decompress_max", .type = KT_SIZE,
+		FIELD(app_file_decompress_max),
+		.min = 1 * KIB, .max = 4 * GIB, .flags = K_ZERO,
+		.def = "16MiB",
+		.doc = "Decoded bytes of a file sent with a Content-Encoding "
+		       "(gzip, deflate) that are hashed and sniffed; past it "
+		       "decoding stops (weird `file_decompress_limit`, "
+		       "`files.decode_capped` in stats.log). 0: bodies are "
+		       "taken as sent, not decoded.",
 	},
 	{
 		.name = "log.format", .type = KT_ENUM,
@@ -1130,6 +1153,48 @@ static int text_user(const char *text, char *out, size_t n, char *why,
 	}
 	TP_BUG_ON(strlen(text) >= n);
 	memcpy(out, text, strlen(text) + 1);
+	return 0;
+}
+
+/* app.file_hashes: names of hashes, comma-separated, each once; the
+ * canonical form lists them in the order md5, sha1, sha256. */
+static int text_hashes(const char *text, char *out, size_t n, char *why,
+		       size_t whylen)
+{
+	static const char *const names[] = {"md5", "sha1", "sha256"};
+	char q[QUOTE_MAX];
+	bool on[3] = {false, false, false};
+	const char *p = text;
+
+	while (*p) {
+		const char *e = strchr(p, ',');
+		size_t len = e ? (size_t)(e - p) : strlen(p);
+		size_t i = 0;
+		for (; i < 3; i++)
+			if (strlen(names[i]) == len &&
+			    strncmp(p, names[i], len) == 0)
+				break;
+		if (i == 3 || on[i]) {
+			put(why, whylen, "expected md5, sha1 and sha256 "
+			    "separated by commas, each once (or \"\" for no "
+			    "hashes), got '%s'",
+			    quote(text, strlen(text), q, sizeof(q)));
+			return -1;
+		}
+		on[i] = true;
+		p += len;
+		if (*p == ',' && !*++p) {
+			put(why, whylen, "expected a hash name after the last "
+			    "comma in '%s'", quote(text, strlen(text), q,
+						   sizeof(q)));
+			return -1;
+		}
+	}
+	out[0] = 0;
+	for (size_t i = 0; i < 3; i++)
+		if (on[i])
+			snprintf(out + strlen(out), n - strlen(out), "%s%s",
+				 out[0] ? "," : "", names[i]);
 	return 0;
 }
 

@@ -84,6 +84,8 @@ struct tp_config {
 	uint64_t app_inspect_bytes;      /* per direction without a parser */
 	bool app_ndpi;
 	uint32_t app_ndpi_packets;       /* packets nDPI sees of a flow */
+	char app_file_hashes[32];        /* "md5,sha1,sha256"; "" = none */
+	uint64_t app_file_decompress_max; /* decoded bytes a file, 0 = off */
 
 	enum tp_log_format log_format;
 	char log_dir[4096];
