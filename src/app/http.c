@@ -136,6 +136,8 @@ struct http_state {
 
 static char *dup_n(const char *s, size_t n)
 {
+	/* Up to a NUL in the bytes: tp_strfree frees strlen + 1. */
+	n = strnlen(s, n);
 	if (n > MAX_STR)
 		n = MAX_STR;
 	char *d = tp_malloc(n + 1);
@@ -549,10 +551,13 @@ static int request_head(struct http_state *s, struct tp_app_ctx *ctx,
 	if (!t)
 		return -1;
 	set_str(&t->method, line, (size_t)(sp1 - line));
-	char *uri = dup_n(sp1 + 1, (size_t)(sp2 - sp1 - 1));
-	if (uri) {
-		uri[unescape(uri, strlen(uri))] = 0;
-		t->uri = uri;
+	char *raw = dup_n(sp1 + 1, (size_t)(sp2 - sp1 - 1));
+	if (raw) {
+		/* Decoded into a string of its own length (tp_strfree frees
+		 * strlen + 1; a %00 ends it). */
+		size_t rn = strlen(raw);
+		t->uri = dup_n(raw, unescape(raw, rn));
+		tp_free(raw, rn + 1);
 	}
 	set_str(&t->version, ver, vn);
 	t->head = strcmp(t->method, "HEAD") == 0;

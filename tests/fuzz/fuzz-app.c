@@ -13,6 +13,7 @@
 
 #include "app/app-flow.h"
 #include "app/app.h"
+#include "app/files.h"
 #include "util/config.h"
 #include "util/mem.h"
 
@@ -31,6 +32,8 @@ static void on_weird(struct tp_app_ctx *ctx, const char *name,
 	weirds++;
 }
 
+static struct tp_files *files;
+
 static void run(const struct tp_app_ops *ops, struct tp_app_logs *logs,
 		const uint8_t *data, size_t size)
 {
@@ -45,6 +48,7 @@ static void run(const struct tp_app_ops *ops, struct tp_app_logs *logs,
 		.flow = &flow,
 		.logs = logs,
 		.weird = on_weird,
+		.files = files,      /* HTTP bodies become files */
 	};
 	void *st = calloc(1, ops->state_size);
 	if (!st)
@@ -81,7 +85,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			 "/tmp/tapir-fuzz-app-%d", (int)getpid());
 		mkdir(cfg.log_dir, 0755);
 		shared = tp_app_shared_new(&cfg, NULL, 0);
-		if (!shared)
+		files = tp_files_new(&cfg);
+		if (!shared || !files)
 			abort();
 	}
 	static struct tp_app_logs *logs;
