@@ -1,6 +1,6 @@
 /* Files in application streams → files.log (Zeek's files framework).
  *
- *   body bytes as sent ─► Content-Encoding ─► bof buffer ─► libmagic ─► mime_type
+ *   body bytes as sent ─► Content-Encoding ─► bof buffer ─► signatures ─► mime_type
  *   (in order, gaps)      (gzip / deflate,    (first 4 KiB)
  *                          zlib, bounded)  └─► MD5 / SHA1 / SHA256 (EVP)
  *                                          └─► seen_bytes
@@ -11,11 +11,12 @@
  * whatever the number of workers (as conn uids).
  *
  * As Zeek: the MIME type is sniffed once the first bof_buffer_size bytes
- * (4 KiB) are in, or at the first gap, or at the end; a gap stops the
- * hashes (Zeek's hash analyzers drop out at an undelivered range) and is
- * counted in missing_bytes.  Unlike Zeek, libmagic's "data" verdict
- * (application/octet-stream) is left unset, as Zeek's own signatures find
- * no match there.  Decoding stops at app.file_decompress_max decoded bytes
+ * (4 KiB) are in, or at the first gap, or at the end (app/file-magic.c's
+ * signatures, or libmagic: app.file_mime); a gap stops the hashes (Zeek's
+ * hash analyzers drop out at an undelivered range) and is counted in
+ * missing_bytes.  libmagic's "data" verdict
+ * (application/octet-stream) is left unset, as Zeek's signatures find no
+ * match there.  Decoding stops at app.file_decompress_max decoded bytes
  * (weird file_decompress_limit) or at a stream zlib refuses (weird
  * inflate_failed); the hashes of such a file are not logged, since they
  * would not be those of the whole file. */
@@ -28,6 +29,7 @@
 #include <zlib.h>
 
 #include "app/app.h"
+#include "app/file-magic.h"
 #include "output/logs.h"
 #include "output/writer.h"
 #include "util/log.h"
@@ -81,7 +83,8 @@ const struct tp_log_schema tp_files_schema = {
 };
 
 struct tp_files {
-	magic_t magic;               /* NULL: no MIME types */
+	uint32_t mime;               /* enum tp_file_mime */
+	magic_t magic;               /* TP_FILE_MIME_LIBMAGIC */
 	EVP_MD *md[NHASH];           /* NULL: that hash is off */
 	uint64_t decompress_max;     /* 0: bodies are not decoded */
 	struct tp_files_stats st;
@@ -127,14 +130,19 @@ struct tp_files *tp_files_new(const struct tp_config *cfg)
 					    "goes without it", analyzer_names[h]);
 		}
 	}
+	fs->mime = cfg->app_file_mime;
+	if (fs->mime != TP_FILE_MIME_LIBMAGIC)
+		return fs;
 	/* MIME types only: no compressed-file or encoding detail. */
 	fs->magic = magic_open(MAGIC_MIME_TYPE | MAGIC_ERROR);
-	if (fs->magic && magic_load(fs->magic, NULL) != 0) {
+	if (!fs->magic || magic_load(fs->magic, NULL) != 0) {
 		tp_log_warn("files: libmagic cannot load its database (%s): "
-			    "files.log has no mime_type",
-			    magic_error(fs->magic));
-		magic_close(fs->magic);
+			    "mime_type from tapir's signatures instead",
+			    fs->magic ? magic_error(fs->magic) : "no memory");
+		if (fs->magic)
+			magic_close(fs->magic);
 		fs->magic = NULL;
+		fs->mime = TP_FILE_MIME_SIGNATURES;
 	}
 	return fs;
 }
@@ -209,9 +217,10 @@ const char *tp_file_fuid(const struct tp_file *f)
 static void sniff(struct tp_files *fs, struct tp_file *f)
 {
 	f->sniffed = true;
-	if (!fs->magic || !f->bof_len)
+	if (fs->mime == TP_FILE_MIME_OFF || !f->bof_len)
 		return;
-	const char *m = magic_buffer(fs->magic, f->bof, f->bof_len);
+	const char *m = fs->magic ? magic_buffer(fs->magic, f->bof, f->bof_len)
+				  : tp_file_magic(f->bof, f->bof_len);
 	if (!m || strcmp(m, "application/octet-stream") == 0)
 		return;
 	snprintf(f->mime, sizeof(f->mime), "%s", m);

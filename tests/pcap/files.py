@@ -22,8 +22,9 @@ Cases:
   synthetic  captures built here: chunked + gzip, deflate (zlib and raw),
              pipelined requests and replies, Content-Disposition filenames, a
              gap inside a body, a body cut by the end of the capture, a broken
-             gzip stream, the decompression cap; hashes against Python's
-             hashlib of the bodies.
+             gzip stream, the decompression cap, app.file_mime and
+             app.file_hashes; hashes against Python's hashlib of the
+             bodies.
 
 Exit status: 0 all passed, 1 a failure, 77 skipped (no shared corpus, or no
 tshark for `corpus`).  Standard library only.
@@ -453,6 +454,20 @@ def synthetic_case(tapir, shared, work):
     if files:
         check("cap seen_bytes", files[0]["seen_bytes"], 64 << 10)
         check("cap no md5", "md5" in files[0], False)
+
+    # MIME types by libmagic's database instead of the signatures, or none.
+    conv = conversation([(True, get(), 1000), (False, reply(HTML), 1400),
+                         (True, get(), 1000),
+                         (False, reply(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n"
+                                       b"1 0 obj\n<< >>\nendobj\n"), 1400)])
+    for how, want in (("libmagic", ["text/html", "application/pdf"]),
+                      ("signatures", ["text/html", "application/pdf"]),
+                      ("off", [None, None])):
+        files, _, _ = synth(tapir, work, "mime-" + how, conv,
+                            "--set", "app.file_mime=" + how)
+        files.sort(key=lambda f: f["ts"])
+        check("app.file_mime=%s mime_type" % how,
+              [f.get("mime_type") for f in files], want)
 
     # Hashes chosen by configuration.
     files, _, _ = synth(tapir, work, "sha1-only", conversation(
