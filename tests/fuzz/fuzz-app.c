@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fuzz-common.h"
 #include "app/app-flow.h"
 #include "app/app.h"
 #include "app/files.h"
@@ -38,11 +39,7 @@ static void run(const struct tp_app_ops *ops, struct tp_app_logs *logs,
 		const uint8_t *data, size_t size)
 {
 	struct tp_flow flow;
-	memset(&flow, 0, sizeof(flow));
-	flow.key.proto = ops->ipproto;
-	flow.key.ipver = 4;
-	flow.key.port[0] = 40000;
-	flow.key.port[1] = 80;
+	fuzz_app_flow(&flow, ops->ipproto);
 	struct tp_app_ctx ctx = {
 		.ts_ns = 1700000000ull * 1000000000ull,
 		.flow = &flow,

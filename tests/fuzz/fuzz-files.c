@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fuzz-common.h"
 #include "app/app-flow.h"
 #include "app/app.h"
 #include "app/files.h"
@@ -39,11 +40,7 @@ static void run(const uint8_t *data, size_t size)
 	if (!size)
 		return;
 	struct tp_flow flow;
-	memset(&flow, 0, sizeof(flow));
-	flow.key.proto = 6;
-	flow.key.ipver = 4;
-	flow.key.port[0] = 40000;
-	flow.key.port[1] = 80;
+	fuzz_app_flow(&flow, 6);
 	struct tp_app_ctx ctx = {
 		.ts_ns = 1700000000ull * 1000000000ull,
 		.flow = &flow,
