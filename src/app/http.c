@@ -939,7 +939,6 @@ static void http_gap(void *st, struct tp_app_ctx *ctx, enum tp_app_dir dir,
 			}
 			return;
 		}
-		break;
 		/* The rest of this body is missing too. */
 		body_file(s, ctx, dir, NULL, d->remain);
 		break;
