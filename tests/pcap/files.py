@@ -419,6 +419,19 @@ def synthetic_case(tapir, shared, work):
     check("gap http.log response_body_len",
           [x.get("response_body_len") for x in http], [3000])
 
+    # A gap from inside one body into the next reply's header: the rest of
+    # the first body is missing, the parser loses step (a weird).
+    r1, r2 = reply(body), reply(b"second")
+    head = len(r1) - len(body)
+    files, http, weirds = synth(tapir, work, "gap-past-body", conversation(
+        [(True, get() + get(b"/2"), 1000), (False, r1[:head], 1000),
+         (False, body + r2, 1400)], drop={4}))
+    check("gap-past-body files", len(files), 1)
+    if files:
+        check("gap-past-body seen_bytes", files[0]["seen_bytes"], 2800)
+        check("gap-past-body missing_bytes", files[0]["missing_bytes"], 200)
+    check("gap-past-body weird", "HTTP_content_gap" in weirds, True)
+
     # The capture ends inside a body: the file is what was seen.
     body = HTML
     r = reply(body)
