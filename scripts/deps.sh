@@ -10,6 +10,7 @@ pkgs=(
 	libzstd-dev libndpi-dev libndpi-bin
 	libmicrohttpd-dev
 	libssl-dev # libcrypto: X.509 certificates, MD5/SHA-256 of fingerprints
+	libmagic-dev # files.log mime_type
 	libclang-rt-14-dev # ASan/UBSan runtimes for clang (a Recommends of clang)
 	tshark tcpdump tcpreplay python3 curl
 	iproute2 # ip, tc and ss: the live tests (tests/live/) and bench/live.sh

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "app/files.h"
 #include "decode/packet-t.h"
 #include "flow/flow-t.h"
 #include "util/config.h"
@@ -35,6 +36,7 @@ struct tp_app_stats {
 	uint64_t reasm_memory;           /* bytes held now */
 	/* the passive inventory (app/inventory.h) */
 	uint64_t inv_records, inv_late, inv_memcap_hits;
+	struct tp_files_stats files;     /* files.log */
 };
 
 /* The log files of the app logs, shared by the workers, in cfg->log_dir;

@@ -23,6 +23,7 @@
 
 #include "app/app.h"
 #include "app/inventory.h"
+#include "app/files.h"
 #include "app/ndpi.h"
 #include "app/ssh.h"
 #include "app/tls.h"
@@ -514,6 +515,9 @@ struct tp_app *tp_app_new(const struct tp_config *cfg,
 		a->ctx.software = on_software;
 		a->ctx.cert = on_cert;
 	}
+	a->ctx.files = tp_files_new(cfg);
+	if (!a->ctx.files)
+		tp_log_warn("files: no memory: bodies are not logged as files");
 	if (cfg->app_ndpi && tp_ndpi_available()) {
 		a->ndpi = tp_ndpi_new();
 		if (!a->ndpi)
@@ -542,6 +546,7 @@ void tp_app_free(struct tp_app *a)
 			tp_rec_fini(&a->logs.e[i].rec);
 	tp_inv_worker_free(a->inv);
 	tp_ndpi_free(a->ndpi);
+	tp_files_free(a->ctx.files);
 	tp_free(a, sizeof(*a));
 }
 
@@ -675,4 +680,5 @@ void tp_app_stats(const struct tp_app *a, struct tp_app_stats *st)
 	st->inv_records = is.records;
 	st->inv_late = is.late;
 	st->inv_memcap_hits = is.memcap_hits;
+	tp_files_stats(a->ctx.files, &st->files);
 }

@@ -13,6 +13,7 @@
 #include "flow/flow-t.h"
 
 struct tp_app_logs;              /* the worker's app log records */
+struct tp_files;                 /* the worker's files (app/files.h) */
 struct tp_log_schema;
 struct tp_rec;
 
@@ -44,6 +45,9 @@ struct tp_app_ctx {
 	void (*cert)(struct tp_app_ctx *ctx, const char *fp,
 		     const char *subject, const char *issuer,
 		     const char *serial);
+	/* Where message bodies become files (files.log); NULL: they do
+	 * not. */
+	struct tp_files *files;
 };
 
 enum tp_app_dir {

@@ -10,7 +10,8 @@
  *
  * Each direction is a resumable state machine over the reassembled bytes:
  * the header block is gathered (up to MAX_HEAD), then parsed at once; a
- * body is counted, never kept.  Requests queue (pipelining) and responses
+ * body is counted, never kept, and handed to a file (app/files.h: fuid,
+ * Content-Encoding, MIME type, hashes, files.log) as it goes by.  Requests queue (pipelining) and responses
  * answer them in order; interim 1xx responses fill info_code/info_msg.
  * A transaction is logged when its response is complete, or at the end of
  * the flow. */
@@ -22,6 +23,7 @@
 
 #include "app/app.h"
 #include "app/inventory.h"
+#include "app/files.h"
 #include "output/logs.h"
 #include "output/writer.h"
 #include "util/mem.h"
@@ -36,7 +38,8 @@ enum {
 	H_METHOD, H_HOST, H_URI, H_REFERRER, H_VERSION, H_USER_AGENT,
 	H_ORIGIN, H_REQUEST_BODY_LEN, H_RESPONSE_BODY_LEN, H_STATUS_CODE,
 	H_STATUS_MSG, H_INFO_CODE, H_INFO_MSG, H_TAGS, H_USERNAME,
-	H_PASSWORD, H_PROXIED,
+	H_PASSWORD, H_PROXIED, H_ORIG_FUIDS, H_ORIG_FILENAMES,
+	H_ORIG_MIME_TYPES, H_RESP_FUIDS, H_RESP_FILENAMES, H_RESP_MIME_TYPES,
 };
 
 static const struct tp_field http_fields[] = {
@@ -64,6 +67,13 @@ static const struct tp_field http_fields[] = {
 	[H_USERNAME] = {"username", TP_FT_STRING},
 	[H_PASSWORD] = {"password", TP_FT_STRING},
 	[H_PROXIED] = {"proxied", TP_FT_SET_STRING},
+	/* base/protocols/http/entities.zeek: one file per message body. */
+	[H_ORIG_FUIDS] = {"orig_fuids", TP_FT_VEC_STRING},
+	[H_ORIG_FILENAMES] = {"orig_filenames", TP_FT_VEC_STRING},
+	[H_ORIG_MIME_TYPES] = {"orig_mime_types", TP_FT_VEC_STRING},
+	[H_RESP_FUIDS] = {"resp_fuids", TP_FT_VEC_STRING},
+	[H_RESP_FILENAMES] = {"resp_filenames", TP_FT_VEC_STRING},
+	[H_RESP_MIME_TYPES] = {"resp_mime_types", TP_FT_VEC_STRING},
 };
 
 const struct tp_log_schema tp_http_schema = {
@@ -83,6 +93,10 @@ struct http_txn {
 	uint64_t req_body, resp_body;
 	uint16_t status_code, info_code;
 	uint8_t has_status, has_info, head, answered;
+	/* The file of each direction's body, by enum tp_app_dir. */
+	char fuid[2][TP_FILE_FUID_MAX];
+	char *filename[2];
+	char mime[2][TP_FILE_MIME_MAX];
 };
 
 enum {
@@ -98,10 +112,16 @@ enum {
 
 struct http_dir {
 	uint8_t state;
+	uint8_t encoding;         /* of the body: enum tp_file_encoding */
+	bool has_total;           /* total: the body's Content-Length */
 	char *buf;                /* header block or a chunk-size line */
 	uint32_t len, cap;
 	uint64_t remain;
 	uint64_t body;            /* body bytes of the current message */
+	uint64_t total;
+	char *filename;           /* of the body, from its headers */
+	struct http_txn *txn;     /* whose body this is */
+	struct tp_file *file;     /* open from the body's first byte */
 };
 
 struct http_state {
@@ -110,12 +130,15 @@ struct http_state {
 	unsigned nq;
 	uint32_t depth;
 	uint64_t req_ts;          /* first byte of the request being read */
+	uint32_t nfiles;          /* files opened: their fuids' sequence */
 };
 
 /* ---- helpers ----------------------------------------------------------- */
 
 static char *dup_n(const char *s, size_t n)
 {
+	/* Up to a NUL in the bytes: tp_strfree frees strlen + 1. */
+	n = strnlen(s, n);
 	if (n > MAX_STR)
 		n = MAX_STR;
 	char *d = tp_malloc(n + 1);
@@ -143,6 +166,9 @@ static void txn_free(struct http_txn *t)
 			tp_strfree(*strs[i]);
 	for (unsigned i = 0; i < t->nproxied; i++)
 		tp_strfree(t->proxied[i]);
+	for (int i = 0; i < 2; i++)
+		if (t->filename[i])
+			tp_strfree(t->filename[i]);
 	tp_free(t, sizeof(*t));
 }
 
@@ -249,6 +275,22 @@ static void write_txn(struct tp_app_ctx *ctx, const struct http_txn *t)
 	if (t->nproxied)
 		tp_rec_strset(r, H_PROXIED, (const char *const *)t->proxied,
 			      t->nproxied);
+	for (int i = 0; i < 2; i++) {
+		unsigned f0 = i == TP_APP_ORIG ? H_ORIG_FUIDS : H_RESP_FUIDS;
+		const char *v[1];
+		if (!t->fuid[i][0])
+			continue;
+		v[0] = t->fuid[i];
+		tp_rec_strvec(r, f0, v, 1);
+		if (t->filename[i]) {
+			v[0] = t->filename[i];
+			tp_rec_strvec(r, f0 + 1, v, 1);
+		}
+		if (t->mime[i][0]) {
+			v[0] = t->mime[i];
+			tp_rec_strvec(r, f0 + 2, v, 1);
+		}
+	}
 	tp_rec_end(r);
 }
 
@@ -266,6 +308,11 @@ static void txn_done(struct http_state *s, struct tp_app_ctx *ctx)
 {
 	if (!s->nq)
 		return;
+	/* A body still going (a request's, answered early) no longer has a
+	 * transaction to name its MIME type in. */
+	for (int i = 0; i < 2; i++)
+		if (s->d[i].txn == s->q[0])
+			s->d[i].txn = NULL;
 	write_txn(ctx, s->q[0]);
 	txn_free(s->q[0]);
 	memmove(&s->q[0], &s->q[1], (s->nq - 1) * sizeof(s->q[0]));
@@ -280,7 +327,85 @@ struct head_info {
 	/* a reply's Server and X-Powered-By (software.log) */
 	const char *server, *powered_by;
 	size_t server_n, powered_by_n;
+	uint8_t encoding;                /* enum tp_file_encoding */
+	char filename[256];              /* "" when none */
 };
+
+static bool is_token_char(char c)
+{
+	return isalnum((unsigned char)c) || strchr("!#$%&+-^_`{}~", c);
+}
+
+/* Zeek's extract_filename_from_content_disposition (base/utils/
+ * files.zeek) of a Content-Disposition or Content-Type value with a
+ * `name=` or `filename*=` parameter: what follows its last `name` [*] `=`,
+ * the text inside quotes when quoted (else the rest of the value), a
+ * `charset'lang'` prefix dropped, %XX decoded.  Content-Disposition
+ * (file) needs a `filename` parameter, as Zeek's http_header handler.
+ * False when there is no such parameter. */
+static bool header_filename(const char *v, size_t vn, bool file, char *out,
+			    size_t on)
+{
+	const char *p = NULL;
+	for (size_t i = vn >= 4 ? vn - 4 + 1 : 0; i-- > 0;) {
+		if (strncasecmp(v + i, "name", 4) != 0 ||
+		    (file && (i < 4 || strncasecmp(v + i - 4, "file", 4) != 0)))
+			continue;
+		size_t j = i + 4;
+		while (j < vn && (v[j] == ' ' || v[j] == '\t'))
+			j++;
+		if (j < vn && v[j] == '*')
+			j++;
+		if (j < vn && v[j] == '=') {
+			p = v + j + 1;
+			break;
+		}
+	}
+	if (!p)
+		return false;
+	const char *e = v + vn;
+	while (p < e && (*p == ' ' || *p == '\t'))
+		p++;
+	if (p < e && *p == '"') {
+		const char *q = memchr(p + 1, '"', (size_t)(e - p - 1));
+		if (q)
+			e = q;
+		p++;
+	}
+	/* charset'language' */
+	const char *c = p;
+	while (c < e && is_token_char(*c) && *c != '\'')
+		c++;
+	if (c > p && c < e && *c == '\'') {
+		const char *l = c + 1;
+		while (l < e && is_token_char(*l) && *l != '\'')
+			l++;
+		if (l < e && *l == '\'')
+			p = l + 1;
+	}
+	size_t n = (size_t)(e - p);
+	if (n >= on)
+		n = on - 1;
+	memcpy(out, p, n);
+	out[unescape(out, n)] = 0;
+	return true;
+}
+
+/* A message of direction dir, with headers hi, of transaction t: what
+ * the file of its body (if it has one) will be told. */
+static void body_begin(struct http_dir *d, struct http_txn *t,
+		       const struct head_info *hi)
+{
+	d->txn = t;
+	d->encoding = hi->encoding;
+	/* As Zeek: a size only for a body sent as it is. */
+	d->has_total = hi->has_length && !hi->chunked &&
+		       hi->encoding == TP_FILE_IDENTITY;
+	d->total = hi->content_length;
+	if (d->filename)
+		tp_strfree(d->filename);
+	d->filename = hi->filename[0] ? tp_strdup(hi->filename) : NULL;
+}
 
 /* Zeek's proxy headers: a request through a proxy carries one. */
 static bool is_proxy_header(const char *name, size_t n)
@@ -323,6 +448,19 @@ static void fields(struct http_txn *t, bool request, const char *p,
 					hi->content_length = cl;
 					hi->has_length = true;
 				}
+			} else if (IS("content-encoding")) {
+				if ((vn == 4 && strncasecmp(v, "gzip", 4) == 0) ||
+				    (vn == 6 && strncasecmp(v, "x-gzip", 6) == 0))
+					hi->encoding = TP_FILE_GZIP;
+				else if (vn == 7 && strncasecmp(v, "deflate", 7) == 0)
+					hi->encoding = TP_FILE_DEFLATE;
+			} else if (IS("content-disposition")) {
+				/* As Zeek: the later of the two headers wins. */
+				header_filename(v, vn, true, hi->filename,
+						sizeof(hi->filename));
+			} else if (IS("content-type")) {
+				header_filename(v, vn, false, hi->filename,
+						sizeof(hi->filename));
 			} else if (IS("transfer-encoding")) {
 				/* chunked must be the last coding. */
 				hi->chunked = vn >= 7 &&
@@ -438,10 +576,13 @@ static int request_head(struct http_state *s, struct tp_app_ctx *ctx,
 	if (!t)
 		return -1;
 	set_str(&t->method, line, (size_t)(sp1 - line));
-	char *uri = dup_n(sp1 + 1, (size_t)(sp2 - sp1 - 1));
-	if (uri) {
-		uri[unescape(uri, strlen(uri))] = 0;
-		t->uri = uri;
+	char *raw = dup_n(sp1 + 1, (size_t)(sp2 - sp1 - 1));
+	if (raw) {
+		/* Decoded into a string of its own length (tp_strfree frees
+		 * strlen + 1; a %00 ends it). */
+		size_t rn = strlen(raw);
+		t->uri = dup_n(raw, unescape(raw, rn));
+		tp_free(raw, rn + 1);
 	}
 	set_str(&t->version, ver, vn);
 	t->head = strcmp(t->method, "HEAD") == 0;
@@ -450,12 +591,10 @@ static int request_head(struct http_state *s, struct tp_app_ctx *ctx,
 	if (t->user_agent)
 		software(ctx, TP_SW_HTTP_BROWSER, t->user_agent,
 			 strlen(t->user_agent));
+	body_begin(d, t, &hi);
 	if (s->nq == MAX_PENDING) {
 		ctx->weird(ctx, "HTTP_too_many_pending_requests", NULL);
-		write_txn(ctx, s->q[0]);
-		txn_free(s->q[0]);
-		memmove(&s->q[0], &s->q[1], (s->nq - 1) * sizeof(s->q[0]));
-		s->nq--;
+		txn_done(s, ctx);
 	}
 	s->q[s->nq++] = t;
 	d->body = 0;
@@ -508,6 +647,7 @@ static int reply_head(struct http_state *s, struct tp_app_ctx *ctx,
 	fields(NULL, false, nl ? nl + 1 : buf + len, buf + len, &hi);
 	software(ctx, TP_SW_HTTP_SERVER, hi.server, hi.server_n);
 	software(ctx, TP_SW_HTTP_APPSERVER, hi.powered_by, hi.powered_by_n);
+	body_begin(d, t, &hi);
 	d->body = 0;
 	if (code >= 100 && code < 200) {
 		t->has_info = 1;
@@ -552,10 +692,60 @@ static int reply_head(struct http_state *s, struct tp_app_ctx *ctx,
 	return 0;
 }
 
+/* Body bytes b[0..n) of direction dir, or (b NULL) n bytes missing: the
+ * file is opened at the first of either. */
+static void body_file(struct http_state *s, struct tp_app_ctx *ctx, int dir,
+		      const uint8_t *b, uint64_t n)
+{
+	struct http_dir *d = &s->d[dir];
+	if (!ctx->files || !n)
+		return;
+	if (!d->file) {
+		struct tp_file_desc fd = {
+			.source = "HTTP",
+			.is_orig = dir == TP_APP_ORIG,
+			.seq = ++s->nfiles,
+			.filename = d->filename,
+			.encoding = (enum tp_file_encoding)d->encoding,
+			.total = d->total,
+			.has_total = d->has_total,
+		};
+		d->file = tp_file_open(ctx->files, ctx, &fd);
+		if (!d->file)
+			return;
+		if (d->txn) {
+			memcpy(d->txn->fuid[dir], tp_file_fuid(d->file),
+			       TP_FILE_FUID_MAX);
+			if (d->filename && !d->txn->filename[dir])
+				d->txn->filename[dir] = tp_strdup(d->filename);
+		}
+	}
+	if (b)
+		tp_file_data(ctx->files, d->file, ctx, b, (size_t)n);
+	else
+		tp_file_gap(ctx->files, d->file, ctx, n);
+}
+
+/* The body of direction dir ended (whole or not): files.log, and the MIME
+ * type to its transaction. */
+static void body_file_end(struct http_state *s, struct tp_app_ctx *ctx,
+			  int dir)
+{
+	struct http_dir *d = &s->d[dir];
+	if (!d->file)
+		return;
+	char mime[TP_FILE_MIME_MAX];
+	tp_file_close(ctx->files, d->file, ctx, mime);
+	d->file = NULL;
+	if (d->txn)
+		memcpy(d->txn->mime[dir], mime, sizeof(mime));
+}
+
 /* The current message of direction dir has its whole body. */
 static void body_done(struct http_state *s, struct tp_app_ctx *ctx, int dir)
 {
 	struct http_dir *d = &s->d[dir];
+	body_file_end(s, ctx, dir);
 	if (dir == TP_APP_ORIG) {
 		if (s->nq)
 			s->q[s->nq - 1]->req_body = d->body;
@@ -568,8 +758,11 @@ static void body_done(struct http_state *s, struct tp_app_ctx *ctx, int dir)
 	d->body = 0;
 }
 
-static void lose(struct http_dir *d)
+/* Direction dir is out of step: nothing more of it is parsed. */
+static void lose(struct http_state *s, struct tp_app_ctx *ctx, int dir)
 {
+	struct http_dir *d = &s->d[dir];
+	body_file_end(s, ctx, dir);
 	d->state = S_OFF;
 	d->len = 0;
 }
@@ -612,9 +805,12 @@ static size_t head_end(const char *buf, size_t len, size_t from)
 
 /* Count the body bytes of *b that the current length (Content-Length or
  * chunk) still covers; true when it is complete. */
-static bool take_body(struct http_dir *d, const uint8_t **b, size_t *n)
+static bool take_body(struct http_state *s, struct tp_app_ctx *ctx, int dir,
+		      const uint8_t **b, size_t *n)
 {
+	struct http_dir *d = &s->d[dir];
 	size_t k = *n < d->remain ? *n : (size_t)d->remain;
+	body_file(s, ctx, dir, *b, k);
 	d->remain -= k;
 	d->body += k;
 	*b += k;
@@ -651,7 +847,7 @@ static void http_data(void *st, struct tp_app_ctx *ctx, enum tp_app_dir dir,
 							? "HTTP_request_header_too_long"
 							: "HTTP_reply_header_too_long",
 					   NULL);
-				lose(d);
+				lose(s, ctx, dir);
 				return;
 			}
 			size_t end = head_end(d->buf, d->len, from);
@@ -674,15 +870,16 @@ static void http_data(void *st, struct tp_app_ctx *ctx, enum tp_app_dir dir,
 				rc = reply_head(s, ctx, d, d->buf, end);
 			}
 			if (rc < 0)
-				lose(d);
+				lose(s, ctx, dir);
 			break;
 		}
 		case S_BODY_LEN:
-			if (take_body(d, &b, &n))
+			if (take_body(s, ctx, dir, &b, &n))
 				body_done(s, ctx, dir);
 			break;
 		case S_BODY_CLOSE:
 			d->body += n;
+			body_file(s, ctx, dir, b, n);
 			return;
 		case S_CHUNK_SIZE:
 		case S_CHUNK_END:
@@ -691,7 +888,7 @@ static void http_data(void *st, struct tp_app_ctx *ctx, enum tp_app_dir dir,
 			size_t k = nl ? (size_t)(nl - b) + 1 : n;
 			if (gather(d, b, k, 1024) < 0) {
 				ctx->weird(ctx, "HTTP_bad_chunk_size", NULL);
-				lose(d);
+				lose(s, ctx, dir);
 				return;
 			}
 			b += k;
@@ -707,7 +904,7 @@ static void http_data(void *st, struct tp_app_ctx *ctx, enum tp_app_dir dir,
 				if (ll) {
 					ctx->weird(ctx, "HTTP_chunk_not_terminated",
 						   NULL);
-					lose(d);
+					lose(s, ctx, dir);
 					return;
 				}
 				d->state = S_CHUNK_SIZE;
@@ -732,7 +929,7 @@ static void http_data(void *st, struct tp_app_ctx *ctx, enum tp_app_dir dir,
 			if (i == 0 || (i < ll && line[i] != ';' && line[i] != ' ' &&
 				       line[i] != '\t')) {
 				ctx->weird(ctx, "HTTP_bad_chunk_size", NULL);
-				lose(d);
+				lose(s, ctx, dir);
 				return;
 			}
 			if (size == 0) {
@@ -744,7 +941,7 @@ static void http_data(void *st, struct tp_app_ctx *ctx, enum tp_app_dir dir,
 			break;
 		}
 		case S_CHUNK_DATA:
-			if (take_body(d, &b, &n))
+			if (take_body(s, ctx, dir, &b, &n))
 				d->state = S_CHUNK_END;
 			break;
 		}
@@ -761,6 +958,7 @@ static void http_gap(void *st, struct tp_app_ctx *ctx, enum tp_app_dir dir,
 	case S_CHUNK_DATA:
 		/* A body of known length: skipped over, still counted. */
 		if (n <= d->remain) {
+			body_file(s, ctx, dir, NULL, n);
 			d->remain -= n;
 			d->body += n;
 			if (!d->remain) {
@@ -771,9 +969,12 @@ static void http_gap(void *st, struct tp_app_ctx *ctx, enum tp_app_dir dir,
 			}
 			return;
 		}
+		/* The rest of this body is missing too. */
+		body_file(s, ctx, dir, NULL, d->remain);
 		break;
 	case S_BODY_CLOSE:
 		d->body += n;
+		body_file(s, ctx, dir, NULL, n);
 		return;
 	case S_OFF:
 		return;
@@ -781,7 +982,7 @@ static void http_gap(void *st, struct tp_app_ctx *ctx, enum tp_app_dir dir,
 		break;
 	}
 	ctx->weird(ctx, "HTTP_content_gap", NULL);
-	lose(d);
+	lose(s, ctx, dir);
 }
 
 static void http_end(void *st, struct tp_app_ctx *ctx)
@@ -796,6 +997,9 @@ static void http_end(void *st, struct tp_app_ctx *ctx)
 		if (s->nq)
 			s->q[0]->resp_body = r->body;
 	}
+	/* Bodies cut short are files as far as they went. */
+	body_file_end(s, ctx, TP_APP_ORIG);
+	body_file_end(s, ctx, TP_APP_RESP);
 	/* Requests without (complete) replies are logged as they are. */
 	while (s->nq)
 		txn_done(s, ctx);
@@ -812,9 +1016,13 @@ static void http_fini(void *st)
 	for (unsigned i = 0; i < s->nq; i++)
 		txn_free(s->q[i]);
 	s->nq = 0;
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 2; i++) {
 		if (s->d[i].buf)
 			tp_free(s->d[i].buf, s->d[i].cap);
+		if (s->d[i].filename)
+			tp_strfree(s->d[i].filename);
+		tp_file_discard(NULL, s->d[i].file);
+	}
 }
 
 /* A request line's start (a method token and a space), or a status

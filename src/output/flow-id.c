@@ -5,30 +5,35 @@
 
 #include "output/logs.h"
 
-char *tp_flow_uid_str(const struct tp_flow *f, char *buf)
+char *tp_id_str(char prefix, const void *seed, size_t n, char *buf)
 {
 	static const char digits[] =
 		"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+	XXH128_hash_t u = XXH3_128bits(seed, n);
+	char tmp[24];
+	int k = 0;
+	uint64_t v = u.high64;
+	for (int i = 0; i < 11; i++, v /= 62)
+		tmp[k++] = digits[v % 62];
+	uint32_t w = (uint32_t)u.low64;
+	for (int i = 0; i < 6; i++, w /= 62)
+		tmp[k++] = digits[w % 62];
+	buf[0] = prefix;
+	for (int i = 0; i < k; i++)
+		buf[1 + i] = tmp[k - 1 - i];
+	buf[1 + k] = '\0';
+	return buf;
+}
+
+char *tp_flow_uid_str(const struct tp_flow *f, char *buf)
+{
 	/* 96 bits from the key and the first packet time: the same flow
 	 * gets the same uid whatever the number of workers or the run. */
 	struct {
 		struct tp_flow_key k;
 		uint64_t ts;
 	} seed = {f->key, f->first_ns};
-	XXH128_hash_t u = XXH3_128bits(&seed, sizeof(seed));
-	char tmp[24];
-	int n = 0;
-	uint64_t v = u.high64;
-	for (int i = 0; i < 11; i++, v /= 62)
-		tmp[n++] = digits[v % 62];
-	uint32_t w = (uint32_t)u.low64;
-	for (int i = 0; i < 6; i++, w /= 62)
-		tmp[n++] = digits[w % 62];
-	buf[0] = 'C';
-	for (int i = 0; i < n; i++)
-		buf[1 + i] = tmp[n - 1 - i];
-	buf[1 + n] = '\0';
-	return buf;
+	return tp_id_str('C', &seed, sizeof(seed), buf);
 }
 
 void tp_rec_flow_id(struct tp_rec *r, unsigned uid_field,

@@ -36,6 +36,9 @@ void tp_tcp_log_write(struct tp_rec *r, const struct tp_flow *f,
 #define TP_TCP_CONN_NFIELDS 7
 void tp_tcp_conn_write(struct tp_rec *r, unsigned f0, const struct tp_flow *f);
 
+/* Zeek's id text: prefix + 17 base62 digits of a 128-bit hash of
+ * seed[0..n) (the same seed, the same id); buf holds 24 bytes. */
+char *tp_id_str(char prefix, const void *seed, size_t n, char *buf);
 /* Zeek's uid text ("C" + base62) of a flow; buf holds 24 bytes. */
 char *tp_flow_uid_str(const struct tp_flow *f, char *buf);
 

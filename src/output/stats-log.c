@@ -134,12 +134,20 @@ void tp_stats_json(const struct tp_stats_input *in, FILE *f)
 		",\"reassembly_memory\":%" PRIu64
 		",\"inventory_records\":%" PRIu64
 		",\"inventory_late\":%" PRIu64
-		",\"inventory_memcap_hits\":%" PRIu64 "}",
+		",\"inventory_memcap_hits\":%" PRIu64,
 		a->flows, a->parsed, a->given_up, a->ndpi_flows, a->ndpi_known,
 		a->weirds, a->reasm_held, a->reasm_overlaps, a->reasm_gaps,
 		a->reasm_gap_bytes, a->reasm_depth_hits, a->reasm_memcap_hits,
 		a->reasm_memory, a->inv_records, a->inv_late,
 		a->inv_memcap_hits);
+	fprintf(f,
+		",\"files\":{\"files\":%" PRIu64 ",\"bytes\":%" PRIu64
+		",\"missing_bytes\":%" PRIu64 ",\"decoded\":%" PRIu64
+		",\"decode_capped\":%" PRIu64 ",\"decode_errors\":%" PRIu64
+		",\"sniffed\":%" PRIu64 "}}",
+		a->files.files, a->files.bytes, a->files.missing_bytes,
+		a->files.decoded, a->files.decode_capped,
+		a->files.decode_errors, a->files.sniffed);
 
 	if (t->store)
 		store_json(f, t);

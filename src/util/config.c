@@ -52,7 +52,7 @@ static key_load_fn load_zones, load_sources;
  * bytes with the NUL) to out, or returns -1 with "expected ..." in why. */
 typedef int key_text_fn(const char *text, char *out, size_t n, char *why,
 			size_t whylen);
-static key_text_fn text_listen, text_user, text_floor, text_nets;
+static key_text_fn text_listen, text_user, text_floor, text_nets, text_hashes;
 
 #define K_POW2 0x1u   /* count must be a power of two */
 #define K_ZERO 0x2u   /* 0 is allowed besides min..max, and means off */
@@ -96,6 +96,13 @@ struct key {
 static const char *const store_compress_names[] = {
 	[TP_STORE_COMPRESS_NONE] = "none",
 	[TP_STORE_COMPRESS_ZSTD] = "zstd",
+	NULL,
+};
+
+static const char *const file_mime_names[] = {
+	[TP_FILE_MIME_SIGNATURES] = "signatures",
+	[TP_FILE_MIME_LIBMAGIC] = "libmagic",
+	[TP_FILE_MIME_OFF] = "off",
 	NULL,
 };
 
@@ -413,6 +420,41 @@ static const struct key keys[] = {
 		       "application servers (Server, X-Powered-By) and SSH "
 		       "clients and servers (banners) of local hosts, again "
 		       "when a version changes.",
+	},
+	{
+		.name = "app.file_hashes", .type = KT_STRING,
+		FIELD(app_file_hashes),
+		.flags = K_EMPTY, .text = text_hashes,
+		.form = "a comma-separated list of md5, sha1 and sha256, or "
+			"\"\" for none",
+		.def = "md5,sha1,sha256",
+		.doc = "The hashes of every file (HTTP body) in files.log "
+		       "(`md5`, `sha1`, `sha256`, as Zeek's "
+		       "hash-all-files.zeek) and its `analyzers`. A file with "
+		       "a gap, or whose decoding stopped, has none.",
+	},
+	{
+		.name = "app.file_decompress_max", .type = KT_SIZE,
+		FIELD(app_file_decompress_max),
+		.min = 1 * KIB, .max = 4 * GIB, .flags = K_ZERO,
+		.def = "16MiB",
+		.doc = "Decoded bytes of a file sent with a Content-Encoding "
+		       "(gzip, deflate) that are hashed and sniffed; past it "
+		       "decoding stops (weird `file_decompress_limit`, "
+		       "`files.decode_capped` in stats.log). 0: bodies are "
+		       "taken as sent, not decoded.",
+	},
+	{
+		.name = "app.file_mime", .type = KT_ENUM,
+		FIELD(app_file_mime),
+		.names = file_mime_names,
+		.def = "signatures",
+		.doc = "How files.log's `mime_type` is found from a file's "
+		       "first 4 KiB. `signatures`: tapir's table of common "
+		       "types with Zeek's names (a few hundred nanoseconds a "
+		       "file). `libmagic`: Debian's libmagic and its whole "
+		       "database (many more types, libmagic's names, but about "
+		       "0.6 ms a file: too slow for a busy link). `off`: none.",
 	},
 	{
 		.name = "log.format", .type = KT_ENUM,
@@ -1199,6 +1241,48 @@ static int text_user(const char *text, char *out, size_t n, char *why,
 	}
 	TP_BUG_ON(strlen(text) >= n);
 	memcpy(out, text, strlen(text) + 1);
+	return 0;
+}
+
+/* app.file_hashes: names of hashes, comma-separated, each once; the
+ * canonical form lists them in the order md5, sha1, sha256. */
+static int text_hashes(const char *text, char *out, size_t n, char *why,
+		       size_t whylen)
+{
+	static const char *const names[] = {"md5", "sha1", "sha256"};
+	char q[QUOTE_MAX];
+	bool on[3] = {false, false, false};
+	const char *p = text;
+
+	while (*p) {
+		const char *e = strchr(p, ',');
+		size_t len = e ? (size_t)(e - p) : strlen(p);
+		size_t i = 0;
+		for (; i < 3; i++)
+			if (strlen(names[i]) == len &&
+			    strncmp(p, names[i], len) == 0)
+				break;
+		if (i == 3 || on[i]) {
+			put(why, whylen, "expected md5, sha1 and sha256 "
+			    "separated by commas, each once (or \"\" for no "
+			    "hashes), got '%s'",
+			    quote(text, strlen(text), q, sizeof(q)));
+			return -1;
+		}
+		on[i] = true;
+		p += len;
+		if (*p == ',' && !*++p) {
+			put(why, whylen, "expected a hash name after the last "
+			    "comma in '%s'", quote(text, strlen(text), q,
+						   sizeof(q)));
+			return -1;
+		}
+	}
+	out[0] = 0;
+	for (size_t i = 0; i < 3; i++)
+		if (on[i])
+			snprintf(out + strlen(out), n - strlen(out), "%s%s",
+				 out[0] ? "," : "", names[i]);
 	return 0;
 }
 

@@ -59,6 +59,13 @@ struct tp_source_cfg {
 	bool loop;               /* pcap: start again at the end */
 };
 
+/* How files.log's mime_type is found (app.file_mime). */
+enum tp_file_mime {
+	TP_FILE_MIME_SIGNATURES = 0,     /* app/file-magic.c */
+	TP_FILE_MIME_LIBMAGIC,
+	TP_FILE_MIME_OFF,
+};
+
 struct tp_config {
 	struct tp_decode_cfg decode;
 
@@ -84,6 +91,9 @@ struct tp_config {
 	uint64_t app_inspect_bytes;      /* per direction without a parser */
 	bool app_ndpi;
 	uint32_t app_ndpi_packets;       /* packets nDPI sees of a flow */
+	char app_file_hashes[32];        /* "md5,sha1,sha256"; "" = none */
+	uint64_t app_file_decompress_max; /* decoded bytes a file, 0 = off */
+	uint32_t app_file_mime;          /* enum tp_file_mime */
 
 	/* passive inventory (app/known.c) */
 	char site_local_nets[256];       /* util/netlist.h text */

@@ -11,8 +11,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fuzz-common.h"
 #include "app/app-flow.h"
 #include "app/app.h"
+#include "app/files.h"
 #include "util/config.h"
 #include "util/mem.h"
 
@@ -31,20 +33,19 @@ static void on_weird(struct tp_app_ctx *ctx, const char *name,
 	weirds++;
 }
 
+static struct tp_files *files;
+
 static void run(const struct tp_app_ops *ops, struct tp_app_logs *logs,
 		const uint8_t *data, size_t size)
 {
 	struct tp_flow flow;
-	memset(&flow, 0, sizeof(flow));
-	flow.key.proto = ops->ipproto;
-	flow.key.ipver = 4;
-	flow.key.port[0] = 40000;
-	flow.key.port[1] = 80;
+	fuzz_app_flow(&flow, ops->ipproto);
 	struct tp_app_ctx ctx = {
 		.ts_ns = 1700000000ull * 1000000000ull,
 		.flow = &flow,
 		.logs = logs,
 		.weird = on_weird,
+		.files = files,      /* HTTP bodies become files */
 	};
 	void *st = calloc(1, ops->state_size);
 	if (!st)
@@ -81,7 +82,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			 "/tmp/tapir-fuzz-app-%d", (int)getpid());
 		mkdir(cfg.log_dir, 0755);
 		shared = tp_app_shared_new(&cfg, NULL, 0);
-		if (!shared)
+		files = tp_files_new(&cfg);
+		if (!shared || !files)
 			abort();
 	}
 	static struct tp_app_logs *logs;

@@ -1,12 +1,14 @@
 /* What the pipeline fuzz targets share: a pipeline with small tables (so
  * that one input runs in microseconds) writing into a per-process folder,
- * as `tapir read` makes it or as `tapir run` does. */
+ * as `tapir read` makes it or as `tapir run` does; the app targets, the
+ * flow their parser is told of. */
 #ifndef TP_FUZZ_COMMON_H
 #define TP_FUZZ_COMMON_H
 
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "dispatch/pipeline.h"
@@ -50,6 +52,17 @@ static inline struct tp_pipeline *fuzz_pipeline_new(struct tp_config *cfg)
 static inline struct tp_pipeline *fuzz_pipeline_new_live(struct tp_config *cfg)
 {
 	return fuzz_pipeline_make(cfg, true);
+}
+
+/* The flow a parser's target hands its bytes in: IPv4, proto, from port
+ * 40000 to 80, first seen at 0 (its uid and fuids follow from that). */
+static inline void fuzz_app_flow(struct tp_flow *flow, uint8_t proto)
+{
+	memset(flow, 0, sizeof(*flow));
+	flow->key.proto = proto;
+	flow->key.ipver = 4;
+	flow->key.port[0] = 40000;
+	flow->key.port[1] = 80;
 }
 
 #endif

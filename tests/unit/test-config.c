@@ -489,6 +489,36 @@ static void test_bad_ports(void **state)
 	set_fails("decode.geneve_ports=0",
 		  "key 'decode.geneve_ports': expected a port from 1 "
 		  "to 65535, got '0'");
+	set_fails("app.file_hashes=md4",
+		  "key 'app.file_hashes': expected md5, sha1 and sha256 "
+		  "separated by commas, each once (or \"\" for no hashes), "
+		  "got 'md4'");
+	set_fails("app.file_hashes=md5,md5",
+		  "key 'app.file_hashes': expected md5, sha1 and sha256 "
+		  "separated by commas, each once (or \"\" for no hashes), "
+		  "got 'md5,md5'");
+	set_fails("app.file_hashes=sha1,",
+		  "key 'app.file_hashes': expected a hash name after the "
+		  "last comma in 'sha1,'");
+	set_fails("app.file_decompress_max=100",
+		  "key 'app.file_decompress_max': expected 0 or a size from "
+		  "1KiB to 4GiB, got '100'");
+}
+
+/* app.file_hashes is kept in one order, whatever the user's. */
+static void test_file_hashes(void **state)
+{
+	struct tp_config cfg;
+
+	(void)state;
+	tp_config_default(&cfg);
+	assert_string_equal(cfg.app_file_hashes, "md5,sha1,sha256");
+	assert_int_equal(set(&cfg, "app.file_hashes=sha256,md5"), 0);
+	assert_string_equal(cfg.app_file_hashes, "md5,sha256");
+	assert_int_equal(set(&cfg, "app.file_hashes=\"\""), 0);
+	assert_string_equal(cfg.app_file_hashes, "");
+	assert_int_equal(load(&cfg, "app:\n  file_hashes: sha1\n"), 0);
+	assert_string_equal(cfg.app_file_hashes, "sha1");
 }
 
 static void test_shapes(void **state)
@@ -1649,6 +1679,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_empty_files),
 		cmocka_unit_test(test_unknown_key),
 		cmocka_unit_test(test_bad_values),
+		cmocka_unit_test(test_file_hashes),
 		cmocka_unit_test(test_bad_ports),
 		cmocka_unit_test(test_local_nets),
 		cmocka_unit_test(test_shapes),
