@@ -354,6 +354,41 @@ static const struct key keys[] = {
 		       "alone) and its state freed.",
 	},
 	{
+		.name = "app.file_hashes", .type = KT_STRING,
+		FIELD(app_file_hashes),
+		.flags = K_EMPTY, .text = text_hashes,
+		.form = "a comma-separated list of md5, sha1 and sha256, or "
+			"\"\" for none",
+		.def = "md5,sha1,sha256",
+		.doc = "The hashes of every file (HTTP body) in files.log "
+		       "(`md5`, `sha1`, `sha256`, as Zeek's "
+		       "hash-all-files.zeek) and its `analyzers`. A file with "
+		       "a gap, or whose decoding stopped, has none.",
+	},
+	{
+		.name = "app.file_decompress_max", .type = KT_SIZE,
+		FIELD(app_file_decompress_max),
+		.min = 1 * KIB, .max = 4 * GIB, .flags = K_ZERO,
+		.def = "16MiB",
+		.doc = "Decoded bytes of a file sent with a Content-Encoding "
+		       "(gzip, deflate) that are hashed and sniffed; past it "
+		       "decoding stops (weird `file_decompress_limit`, "
+		       "`files.decode_capped` in stats.log). 0: bodies are "
+		       "taken as sent, not decoded.",
+	},
+	{
+		.name = "app.file_mime", .type = KT_ENUM,
+		FIELD(app_file_mime),
+		.names = file_mime_names,
+		.def = "signatures",
+		.doc = "How files.log's `mime_type` is found from a file's "
+		       "first 4 KiB. `signatures`: tapir's table of common "
+		       "types with Zeek's names (a few hundred nanoseconds a "
+		       "file). `libmagic`: Debian's libmagic and its whole "
+		       "database (many more types, libmagic's names, but about "
+		       "0.6 ms a file: too slow for a busy link). `off`: none.",
+	},
+	{
 		.name = "site.local_nets", .type = KT_STRING,
 		FIELD(site_local_nets),
 		.flags = K_EMPTY, .text = text_nets,
@@ -420,41 +455,6 @@ static const struct key keys[] = {
 		       "application servers (Server, X-Powered-By) and SSH "
 		       "clients and servers (banners) of local hosts, again "
 		       "when a version changes.",
-	},
-	{
-		.name = "app.file_hashes", .type = KT_STRING,
-		FIELD(app_file_hashes),
-		.flags = K_EMPTY, .text = text_hashes,
-		.form = "a comma-separated list of md5, sha1 and sha256, or "
-			"\"\" for none",
-		.def = "md5,sha1,sha256",
-		.doc = "The hashes of every file (HTTP body) in files.log "
-		       "(`md5`, `sha1`, `sha256`, as Zeek's "
-		       "hash-all-files.zeek) and its `analyzers`. A file with "
-		       "a gap, or whose decoding stopped, has none.",
-	},
-	{
-		.name = "app.file_decompress_max", .type = KT_SIZE,
-		FIELD(app_file_decompress_max),
-		.min = 1 * KIB, .max = 4 * GIB, .flags = K_ZERO,
-		.def = "16MiB",
-		.doc = "Decoded bytes of a file sent with a Content-Encoding "
-		       "(gzip, deflate) that are hashed and sniffed; past it "
-		       "decoding stops (weird `file_decompress_limit`, "
-		       "`files.decode_capped` in stats.log). 0: bodies are "
-		       "taken as sent, not decoded.",
-	},
-	{
-		.name = "app.file_mime", .type = KT_ENUM,
-		FIELD(app_file_mime),
-		.names = file_mime_names,
-		.def = "signatures",
-		.doc = "How files.log's `mime_type` is found from a file's "
-		       "first 4 KiB. `signatures`: tapir's table of common "
-		       "types with Zeek's names (a few hundred nanoseconds a "
-		       "file). `libmagic`: Debian's libmagic and its whole "
-		       "database (many more types, libmagic's names, but about "
-		       "0.6 ms a file: too slow for a busy link). `off`: none.",
 	},
 	{
 		.name = "log.format", .type = KT_ENUM,
