@@ -259,6 +259,64 @@ static unsigned check_magic(const uint8_t *buf, size_t len, char *err,
 	return v;
 }
 
+/* The stream table and the sessions at *q into ix (its counts set, its
+ * arrays allocated), *q moved past them.  NULL, or what is wrong. */
+static const char *get_streams(struct tp_index *ix, const uint8_t **qp)
+{
+	const uint8_t *q = *qp;
+	uint64_t total = 0;
+	for (uint32_t i = 0; i < ix->nstreams; i++, q += TP_IDX_STREAM_LEN) {
+		struct tp_idx_stream *s = &ix->streams[i];
+		s->zone = tp_le_get16(q);
+		s->proto = q[2];
+		s->ipver = q[3];
+		s->flags = q[4];
+		memcpy(s->a[0].b, q + 8, 16);
+		memcpy(s->a[1].b, q + 24, 16);
+		s->port[0] = tp_le_get16(q + 40);
+		s->port[1] = tp_le_get16(q + 42);
+		s->session = tp_le_get32(q + 44);
+		s->vni = tp_le_get32(q + 48);
+		s->cid = tp_le_get32(q + 52);
+		s->npkts = tp_le_get32(q + 56);
+		s->first = (uint32_t)total;
+		total += s->npkts;
+		if (total > ix->npkts)
+			return "index streams hold more packets than its "
+			       "header counts";
+	}
+	if (total != ix->npkts)
+		return "index streams hold fewer packets than its header "
+		       "counts";
+	for (uint32_t i = 0; i < ix->nsess; i++, q += TP_IDX_SESS_LEN) {
+		ix->sess[i].no = tp_le_get32(q);
+		memcpy(ix->sess[i].name, q + 4, 63);
+		ix->sess[i].name[63] = 0;
+	}
+	*qp = q;
+	return NULL;
+}
+
+/* A zstd segment's block table at *q (before end) into ix->blocks.  NULL,
+ * or what is wrong. */
+static const char *get_blocks(struct tp_index *ix, const uint8_t **q,
+			      const uint8_t *end)
+{
+	for (uint32_t i = 0; i < ix->nblocks; i++) {
+		uint64_t dr, dz;
+		struct tp_idx_block *b = &ix->blocks[i];
+		if (get_varint(q, end, &dr) < 0 || get_varint(q, end, &dz) < 0 ||
+		    (i && (!dr || !dz)) || (!i && (dr || dz)))
+			return "index block table out of order";
+		b->raw = (i ? b[-1].raw : 0) + dr;
+		b->zoff = (i ? b[-1].zoff : 0) + dz;
+		if (b->raw < dr || b->zoff < dz || b->raw > ix->seg_bytes ||
+		    (i == ix->nblocks - 1 && b->raw != ix->seg_bytes))
+			return "index block table does not cover the segment";
+	}
+	return NULL;
+}
+
 /* Version 2: one compressed body with every list, a CRC-32 trailer. */
 static int decode_v2(struct tp_index *ix, const uint8_t *buf, size_t len,
 		     char *err, size_t errlen)
@@ -317,38 +375,10 @@ static int decode_v2(struct tp_index *ix, const uint8_t *buf, size_t len,
 		goto out;
 	}
 	const uint8_t *q = raw, *end = raw + rawlen;
-	uint64_t total = 0;
-	for (uint32_t i = 0; i < h.nstreams; i++, q += TP_IDX_STREAM_LEN) {
-		struct tp_idx_stream *s = &ix->streams[i];
-		s->zone = tp_le_get16(q);
-		s->proto = q[2];
-		s->ipver = q[3];
-		s->flags = q[4];
-		memcpy(s->a[0].b, q + 8, 16);
-		memcpy(s->a[1].b, q + 24, 16);
-		s->port[0] = tp_le_get16(q + 40);
-		s->port[1] = tp_le_get16(q + 42);
-		s->session = tp_le_get32(q + 44);
-		s->vni = tp_le_get32(q + 48);
-		s->cid = tp_le_get32(q + 52);
-		s->npkts = tp_le_get32(q + 56);
-		s->first = (uint32_t)total;
-		total += s->npkts;
-		if (total > h.npkts) {
-			rc = bad(ix, err, errlen, "index streams hold more "
-				 "packets than its header counts");
-			goto out;
-		}
-	}
-	if (total != h.npkts) {
-		rc = bad(ix, err, errlen, "index streams hold fewer packets "
-			 "than its header counts");
+	const char *why = get_streams(ix, &q);
+	if (why) {
+		rc = bad(ix, err, errlen, why);
 		goto out;
-	}
-	for (uint32_t i = 0; i < h.nsess; i++, q += TP_IDX_SESS_LEN) {
-		ix->sess[i].no = tp_le_get32(q);
-		memcpy(ix->sess[i].name, q + 4, 63);
-		ix->sess[i].name[63] = 0;
 	}
 	for (uint32_t i = 0; i < h.nstreams; i++) {
 		struct tp_idx_stream *s = &ix->streams[i];
@@ -371,24 +401,9 @@ static int decode_v2(struct tp_index *ix, const uint8_t *buf, size_t len,
 			}
 		}
 	}
-	for (uint32_t i = 0; i < h.nblocks; i++) {
-		uint64_t dr, dz;
-		struct tp_idx_block *b = &ix->blocks[i];
-		if (get_varint(&q, end, &dr) < 0 ||
-		    get_varint(&q, end, &dz) < 0 || (i && (!dr || !dz)) ||
-		    (!i && (dr || dz))) {
-			rc = bad(ix, err, errlen, "index block table out of "
-				 "order");
-			goto out;
-		}
-		b->raw = (i ? b[-1].raw : 0) + dr;
-		b->zoff = (i ? b[-1].zoff : 0) + dz;
-		if (b->raw < dr || b->zoff < dz || b->raw > h.seg_bytes ||
-		    (i == h.nblocks - 1 && b->raw != h.seg_bytes)) {
-			rc = bad(ix, err, errlen, "index block table does not "
-				 "cover the segment");
-			goto out;
-		}
+	if ((why = get_blocks(ix, &q, end))) {
+		rc = bad(ix, err, errlen, why);
+		goto out;
 	}
 	if (q != end) {
 		rc = bad(ix, err, errlen, "index body has bytes after its "
@@ -473,38 +488,10 @@ static int v3_table(struct tp_index *ix, const struct tp_index *h,
 		goto out;
 	}
 	const uint8_t *q = tab, *end = tab + tlen;
-	uint64_t total = 0;
-	for (uint32_t i = 0; i < h->nstreams; i++, q += TP_IDX_STREAM_LEN) {
-		struct tp_idx_stream *s = &ix->streams[i];
-		s->zone = tp_le_get16(q);
-		s->proto = q[2];
-		s->ipver = q[3];
-		s->flags = q[4];
-		memcpy(s->a[0].b, q + 8, 16);
-		memcpy(s->a[1].b, q + 24, 16);
-		s->port[0] = tp_le_get16(q + 40);
-		s->port[1] = tp_le_get16(q + 42);
-		s->session = tp_le_get32(q + 44);
-		s->vni = tp_le_get32(q + 48);
-		s->cid = tp_le_get32(q + 52);
-		s->npkts = tp_le_get32(q + 56);
-		s->first = (uint32_t)total;
-		total += s->npkts;
-		if (total > h->npkts) {
-			rc = bad(ix, err, errlen, "index streams hold more "
-				 "packets than its header counts");
-			goto out;
-		}
-	}
-	if (total != h->npkts) {
-		rc = bad(ix, err, errlen, "index streams hold fewer packets "
-			 "than its header counts");
+	const char *why = get_streams(ix, &q);
+	if (why) {
+		rc = bad(ix, err, errlen, why);
 		goto out;
-	}
-	for (uint32_t i = 0; i < h->nsess; i++, q += TP_IDX_SESS_LEN) {
-		ix->sess[i].no = tp_le_get32(q);
-		memcpy(ix->sess[i].name, q + 4, 63);
-		ix->sess[i].name[63] = 0;
 	}
 	uint64_t at = 0, prev0 = 0;
 	for (uint32_t i = 0; i < h->nstreams; i++) {
@@ -540,24 +527,9 @@ static int v3_table(struct tp_index *ix, const struct tp_index *h,
 			 "length");
 		goto out;
 	}
-	for (uint32_t i = 0; i < h->nblocks; i++) {
-		uint64_t dr, dz;
-		struct tp_idx_block *b = &ix->blocks[i];
-		if (get_varint(&q, end, &dr) < 0 ||
-		    get_varint(&q, end, &dz) < 0 || (i && (!dr || !dz)) ||
-		    (!i && (dr || dz))) {
-			rc = bad(ix, err, errlen, "index block table out of "
-				 "order");
-			goto out;
-		}
-		b->raw = (i ? b[-1].raw : 0) + dr;
-		b->zoff = (i ? b[-1].zoff : 0) + dz;
-		if (b->raw < dr || b->zoff < dz || b->raw > h->seg_bytes ||
-		    (i == h->nblocks - 1 && b->raw != h->seg_bytes)) {
-			rc = bad(ix, err, errlen, "index block table does not "
-				 "cover the segment");
-			goto out;
-		}
+	if ((why = get_blocks(ix, &q, end))) {
+		rc = bad(ix, err, errlen, why);
+		goto out;
 	}
 	if ((size_t)(end - q) != 4ull * h->npages) {
 		rc = bad(ix, err, errlen, "index table does not end with its "

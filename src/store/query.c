@@ -34,8 +34,8 @@
 /* Reads of the segments (store/seg-read.h): a candidate's record is
  * taken to fit in EST bytes until its header is read, and candidates
  * closer than GAP are one range asked of the disk. */
-#define EST 4096u
-#define GAP (16u << 10)
+#define EST 2048u
+#define GAP (32u << 10)
 /* What the first read of an index takes (store/index.c). */
 #define IDX_AHEAD (1u << 20)
 /* The matches' bytes kept from the search for the output, at most. */

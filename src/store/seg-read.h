@@ -10,8 +10,8 @@
 #include <stdint.h>
 
 /* At most this many ranges, and this many bytes, asked ahead. */
-#define TP_SEG_AHEAD_RANGES 512u
-#define TP_SEG_AHEAD_BYTES (32u << 20)
+#define TP_SEG_AHEAD_RANGES 4096u
+#define TP_SEG_AHEAD_BYTES (128u << 20)
 #define TP_SEG_RANGE_MAX (1u << 20)
 
 struct tp_seg_range {

@@ -4,7 +4,6 @@
  * offsets.  The same bytes as a file are read the way a query reads them
  * (tp_index_open, then tp_index_fetch of every stream): accepted exactly
  * when the whole decode accepts them, with the same offsets. */
-#define _GNU_SOURCE
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
