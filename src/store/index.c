@@ -101,22 +101,40 @@ static uint32_t pages_of(uint64_t n)
 	return (uint32_t)((n + TP_IDX_PAGE - 1) / TP_IDX_PAGE);
 }
 
+static size_t varint_len(uint64_t v)
+{
+	size_t n = 1;
+	while (v >= 0x80) {
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+
 int tp_index_encode(const struct tp_index *ix, uint8_t **out, size_t *len)
 {
-	uint64_t lcap = (uint64_t)ix->npkts * 10;
+	/* The lists' lengths first, so that the table can be written and
+	 * compressed before the lists are written behind it, in place. */
+	uint64_t llen = 0;
+	for (uint32_t i = 0; i < ix->nstreams; i++) {
+		const struct tp_idx_stream *s = &ix->streams[i];
+		const uint64_t *o = ix->offs + s->first;
+		for (uint32_t k = 1; k < s->npkts; k++)
+			llen += varint_len(o[k] - o[k - 1]);
+	}
 	uint64_t tcap = (uint64_t)ix->nstreams * (TP_IDX_STREAM_LEN + 20) +
 			(uint64_t)ix->nsess * TP_IDX_SESS_LEN +
-			(uint64_t)ix->nblocks * 20 + 4ull * (pages_of(lcap) + 1);
-	if (lcap > MAX_RAW || tcap > MAX_RAW)
+			(uint64_t)ix->nblocks * 20 + 4ull * (pages_of(llen) + 1);
+	if (llen > MAX_RAW || tcap > MAX_RAW)
 		return -EOVERFLOW;
-	size_t nl = lcap ? (size_t)lcap : 1, nt = (size_t)tcap;
-	uint8_t *lists = tp_malloc(nl), *tab = tp_malloc(nt);
+	size_t nt = (size_t)tcap;
+	uint8_t *tab = tp_malloc(nt);
 	uint8_t *buf = NULL;
 	size_t n = 0;
 	int rc = -ENOMEM;
-	if (!lists || !tab)
+	if (!tab)
 		goto out;
-	uint8_t *q = tab, *l = lists;
+	uint8_t *q = tab;
 	for (uint32_t i = 0; i < ix->nstreams; i++, q += TP_IDX_STREAM_LEN) {
 		const struct tp_idx_stream *s = &ix->streams[i];
 		tp_le_put16(q, s->zone);
@@ -138,16 +156,15 @@ int tp_index_encode(const struct tp_index *ix, uint8_t **out, size_t *len)
 		memset(q + 4, 0, 64);
 		memcpy(q + 4, ix->sess[i].name, strnlen(ix->sess[i].name, 63));
 	}
-	/* The lists, and where each is: its length and first offset. */
+	/* Where each list is: its length and its first offset. */
 	uint64_t prev0 = 0;
 	for (uint32_t i = 0; i < ix->nstreams; i++) {
 		const struct tp_idx_stream *s = &ix->streams[i];
 		const uint64_t *o = ix->offs + s->first;
-		uint8_t *at = l;
-		uint64_t o0 = s->npkts ? o[0] : prev0;
+		uint64_t o0 = s->npkts ? o[0] : prev0, vl = 0;
 		for (uint32_t k = 1; k < s->npkts; k++)
-			l += put_varint(l, o[k] - o[k - 1]);
-		q += put_varint(q, (uint64_t)(l - at));
+			vl += varint_len(o[k] - o[k - 1]);
+		q += put_varint(q, vl);
 		q += put_varint(q, zigzag(o0, prev0));
 		prev0 = o0;
 	}
@@ -157,23 +174,35 @@ int tp_index_encode(const struct tp_index *ix, uint8_t **out, size_t *len)
 		q += put_varint(q, ix->blocks[i].zoff -
 				       (i ? ix->blocks[i - 1].zoff : 0));
 	}
-	size_t llen = (size_t)(l - lists);
-	for (uint32_t p = 0; p < pages_of(llen); p++, q += 4) {
-		size_t at = (size_t)p * TP_IDX_PAGE;
-		size_t pl = llen - at < TP_IDX_PAGE ? llen - at : TP_IDX_PAGE;
-		tp_le_put32(q, (uint32_t)crc32(0, lists + at, (uInt)pl));
-	}
+	/* The page CRCs are filled in once the lists are written. */
+	uint8_t *crcs = q;
+	q += 4ull * pages_of(llen);
 	size_t tlen = (size_t)(q - tab);
 	size_t zcap = ZSTD_compressBound(tlen);
-	n = TP_IDX_HDR_LEN + zcap + llen;
+	n = TP_IDX_HDR_LEN + zcap + (size_t)llen;
 	if (!(buf = tp_malloc(n)))
 		goto out;
+	/* The lists go at the end of the buffer while the table's
+	 * compressed size is not known, and are moved behind it after. */
+	uint8_t *lists = buf + TP_IDX_HDR_LEN + zcap, *l = lists;
+	for (uint32_t i = 0; i < ix->nstreams; i++) {
+		const struct tp_idx_stream *s = &ix->streams[i];
+		const uint64_t *o = ix->offs + s->first;
+		for (uint32_t k = 1; k < s->npkts; k++)
+			l += put_varint(l, o[k] - o[k - 1]);
+	}
+	for (uint32_t p = 0; p < pages_of(llen); p++) {
+		size_t at = (size_t)p * TP_IDX_PAGE;
+		size_t pl = llen - at < TP_IDX_PAGE ? llen - at : TP_IDX_PAGE;
+		tp_le_put32(crcs + 4 * p, (uint32_t)crc32(0, lists + at,
+							  (uInt)pl));
+	}
 	size_t zlen = ZSTD_compress(buf + TP_IDX_HDR_LEN, zcap, tab, tlen, 1);
 	if (ZSTD_isError(zlen)) {
 		rc = -EIO;
 		goto out;
 	}
-	memcpy(buf + TP_IDX_HDR_LEN + zlen, lists, llen);
+	memmove(buf + TP_IDX_HDR_LEN + zlen, lists, (size_t)llen);
 	memcpy(buf, TP_IDX_MAGIC, 4);
 	tp_le_put16(buf + 4, TP_IDX_VERSION);
 	tp_le_put16(buf + 6, TP_IDX_HDR_LEN);
@@ -195,7 +224,7 @@ int tp_index_encode(const struct tp_index *ix, uint8_t **out, size_t *len)
 					      (uInt)zlen));
 	tp_le_put32(buf + 76, 0);
 	/* The caller frees what it was told: give back the slack. */
-	size_t used = TP_IDX_HDR_LEN + zlen + llen;
+	size_t used = TP_IDX_HDR_LEN + zlen + (size_t)llen;
 	uint8_t *fit = tp_realloc(buf, n, used);
 	*out = fit ? fit : buf;
 	*len = fit ? used : n;
@@ -203,7 +232,6 @@ int tp_index_encode(const struct tp_index *ix, uint8_t **out, size_t *len)
 	rc = 0;
 out:
 	tp_free(buf, n);
-	tp_free(lists, nl);
 	tp_free(tab, nt);
 	return rc;
 }
