@@ -840,6 +840,9 @@ int tp_index_open(struct tp_index *ix, const char *path, char *err,
 		goto out;
 	}
 	ix->nraw = llen;
+	/* The lists are read a few pages here and there (tp_index_fetch,
+	 * which asks for them itself): no read-ahead around them. */
+	posix_fadvise(fd, 0, 0, POSIX_FADV_RANDOM);
 	ix->fd = fd;
 	ix->lists_at = TP_IDX_HDR_LEN + (uint64_t)zlen;
 	fd = -1;

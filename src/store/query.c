@@ -32,10 +32,14 @@
 #include "util/mem.h"
 
 /* Reads of the segments (store/seg-read.h): a candidate's record is
- * taken to fit in EST bytes until its header is read, and candidates
- * closer than GAP are one range asked of the disk. */
+ * taken to fit in EST bytes until its header is read; candidates closer
+ * than GAP are one range asked of the disk (fewer, larger requests), and
+ * those closer than READ_GAP one pread (less copied from the page
+ * cache), of at most READ_MAX bytes. */
 #define EST 2048u
 #define GAP (32u << 10)
+#define READ_GAP 4096u
+#define READ_MAX (256u << 10)
 /* What the first read of an index takes (store/index.c). */
 #define IDX_AHEAD (1u << 20)
 /* The matches' bytes kept from the search for the output, at most. */
@@ -299,19 +303,17 @@ static int zwindow(struct run *r, int fd, uint32_t seg, uint64_t off,
 	return off + need <= r->wstart + r->wlen ? 0 : -EIO;
 }
 
-/* Make bytes [off, off + need) of segment seg, one without a mapping,
- * readable in the window. */
+/* Make bytes [off, off + need) of segment seg readable in the window,
+ * reading on to `upto` (where a later candidate's EST bytes end). */
 static int window(struct run *r, int fd, uint32_t seg, uint64_t off,
-		  size_t need)
+		  size_t need, uint64_t upto)
 {
 	if (r->wseg == seg && off >= r->wstart &&
 	    off + need <= r->wstart + r->wlen)
 		return 0;
 	if (r->nblocks[seg])
 		return zwindow(r, fd, seg, off, need);
-	/* The rest of the planned range holding off, when there is one. */
-	const struct tp_seg_range *rg = tp_seg_ahead_range(&r->ahead, off);
-	size_t len = rg ? (size_t)(rg->at + rg->len - off) : EST;
+	size_t len = upto > off ? (size_t)(upto - off) : EST;
 	if (len < need)
 		len = need;
 	if (grow_buf(&r->buf, &r->nbuf, len) < 0)
@@ -328,17 +330,17 @@ static int window(struct run *r, int fd, uint32_t seg, uint64_t off,
 }
 
 /* The record at off (its 16-byte header, then caplen bytes) in *rec,
- * valid until the next call. */
+ * valid until the next call; upto as for window. */
 static int read_rec(struct run *r, int fd, uint32_t seg, uint64_t off,
-		    const uint8_t **rec, uint32_t *caplen)
+		    uint64_t upto, const uint8_t **rec, uint32_t *caplen)
 {
-	int rc = window(r, fd, seg, off, 16);
+	int rc = window(r, fd, seg, off, 16, upto);
 	if (rc < 0)
 		return rc;
 	uint32_t n = tp_le_get32(r->buf + (off - r->wstart) + 8);
 	if (n > (64u << 20))
 		return -EIO;
-	if ((rc = window(r, fd, seg, off, 16 + (size_t)n)) < 0)
+	if ((rc = window(r, fd, seg, off, 16 + (size_t)n, upto)) < 0)
 		return rc;
 	*rec = r->buf + (off - r->wstart);
 	*caplen = n;
@@ -553,13 +555,19 @@ static int search_segment(struct run *r, uint32_t seg)
 	}
 	if ((rc = plan_reads(r, fd, seg, offs, noffs, &pos)) < 0)
 		goto out;
-	for (size_t i = 0; i < noffs; i++) {
+	for (size_t i = 0, j = 0; i < noffs; i++) {
 		uint64_t off = offs[i];
 		const uint8_t *h;
 		uint32_t caplen;
+		/* The candidates that one read takes with this one. */
+		if (j < i)
+			j = i;
+		while (j + 1 < noffs && offs[j + 1] - offs[j] < READ_GAP &&
+		       offs[j + 1] + EST - off <= READ_MAX)
+			j++;
 		r->res->candidates++;
 		tp_seg_ahead_to(&r->ahead, pos ? pos[i] : off);
-		if (read_rec(r, fd, seg, off, &h, &caplen) < 0) {
+		if (read_rec(r, fd, seg, off, offs[j] + EST, &h, &caplen) < 0) {
 			r->res->damaged++;
 			tp_log_warn("%s: record at offset %llu unreadable; "
 				    "rest of the segment skipped", path,
@@ -670,7 +678,8 @@ static int write_out(struct run *r, FILE *out, char *err, size_t errlen)
 		}
 		const uint8_t *rh;
 		uint32_t caplen;
-		if (read_rec(r, fd, m->seg, m->off, &rh, &caplen) < 0) {
+		if (read_rec(r, fd, m->seg, m->off, m->off + m->len, &rh,
+			     &caplen) < 0) {
 			if (fd >= 0)
 				close(fd);
 			snprintf(err, errlen, "%s: record at %llu unreadable",

@@ -55,15 +55,6 @@ void tp_seg_ahead_to(struct tp_seg_ahead *a, uint64_t pos)
 	}
 }
 
-const struct tp_seg_range *tp_seg_ahead_range(const struct tp_seg_ahead *a,
-					      uint64_t pos)
-{
-	if (a->cur < a->n && a->r[a->cur].at <= pos &&
-	    pos < a->r[a->cur].at + a->r[a->cur].len)
-		return &a->r[a->cur];
-	return NULL;
-}
-
 void tp_seg_ahead_free(struct tp_seg_ahead *a)
 {
 	free(a->r);

@@ -37,9 +37,6 @@ int tp_seg_ahead_plan(struct tp_seg_ahead *a, int fd, const uint64_t *at,
 		      const uint64_t *len, size_t n, uint64_t est,
 		      uint64_t gap, uint64_t limit);
 
-/* The planned range holding pos at or after the cursor, or NULL. */
-const struct tp_seg_range *tp_seg_ahead_range(const struct tp_seg_ahead *a,
-					      uint64_t pos);
 
 /* The reader is at file offset pos: ask for the ranges ahead of it,
  * within the bounds above. */
