@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The packet store's figures (issue 5), run by hand (never by `meson test`).
 #
-#   bench/store.sh [--copies N] [--keep] [--reuse] [HOST...]
+#   bench/store.sh [--copies N] [--keep] [--reuse] [--cold] [HOST...]
 #
 # 1. Write path: `tapir read -j 1` of FILE with and without `--store`; the
 #    store's cost is the difference in CPU time (user + sys), given as GB
@@ -14,7 +14,10 @@
 #    10.0.1.188, one of the busiest), `tapir query 'host H'` over the big
 #    store, side by side with `tcpdump -r` over the same segment files
 #    (brute force: an inner-IPv4 byte filter on the VXLAN frames); both
-#    counts must agree.
+#    counts must agree.  --cold: three more runs of each query, each
+#    after `sync; echo 3 > /proc/sys/vm/drop_caches` (an empty page
+#    cache, as for old segments; needs root, and slows everything else
+#    on the machine for a moment).
 #
 # Environment:
 #   FILE       capture (/var/tmp/tapir-bench/vxlan-both-2865626830.pcap,
@@ -34,19 +37,25 @@ tapir=$BUILD_DIR/tapir
 copies=3
 keep=0
 reuse=0
+cold=0
 hosts=()
 while [ $# -gt 0 ]; do
 	case $1 in
 	--copies) copies=$2; shift 2 ;;
 	--keep) keep=1; shift ;;
 	--reuse) reuse=1; shift ;;
-	-h|--help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--cold) cold=1; shift ;;
+	-h|--help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	-*) echo "store.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
 	*) hosts+=("$1"); shift ;;
 	esac
 done
 [ ${#hosts[@]} -gt 0 ] || hosts=(198.18.1.7 10.0.1.188)
 [ -r "$FILE" ] || { echo "store.sh: cannot read $FILE" >&2; exit 2; }
+if [ $cold = 1 ] && ! [ -w /proc/sys/vm/drop_caches ]; then
+	echo "store.sh: --cold drops the page cache, which needs root" >&2
+	exit 2
+fi
 mkdir -p "$WORK"
 [ $keep = 1 ] || trap 'rm -rf "$WORK/s1" "$WORK/z1" "$WORK/big" "$WORK"/logs-* "$WORK/q.pcap"' EXIT
 
@@ -109,6 +118,18 @@ for h in "${hosts[@]}"; do
 		qt="$qt${qt:+, }$(awk '{print $1}' <<<"$t") s"
 	done
 	qcpu=$(cpu "$t")
+	ct="not run (--cold)"
+	if [ $cold = 1 ]; then
+		ct=
+		for r in 1 2 3; do
+			sync
+			echo 3 >/proc/sys/vm/drop_caches
+			t=$(timed "$tapir" query --store "$WORK/big" -w "$WORK/q.pcap" "host $h")
+			echo "tapir query host $h, cold: $t" >&2
+			ct="$ct${ct:+, }$(awk '{print $1}' <<<"$t") s"
+		done
+		ct="$ct (last: $(cpu "$t") s CPU)"
+	fi
 	out=$(stat -c %s "$WORK/q.pcap")
 	filter="ether[12:2] = 0x0800 and ether[62:2] = 0x0800 and (ether[76:4] = $hex or ether[80:4] = $hex)"
 	start=$(date +%s.%N)
@@ -122,7 +143,7 @@ for h in "${hosts[@]}"; do
 	tcpu=$(awk -v a="$tcpu0" -v b="$(awk '{print $14 + $15 + $16 + $17}' /proc/$$/stat)" -v hz="$(getconf CLK_TCK)" 'BEGIN{printf "%.1f", (b - a) / hz}')
 	echo "tcpdump -r over $bigseg segments, host $h: $tn packets, $tw s wall, $tcpu s CPU" >&2
 	same=$([ "$n" = "$tn" ] && echo equal || echo "DIFFERENT ($tn)")
-	rows="$rows| \`host $h\` | $n packets ($out bytes), counts $same | $qt (last: $qcpu s CPU) | $tw s ($tcpu s CPU) |
+	rows="$rows| \`host $h\` | $n packets ($out bytes), counts $same | $qt (last: $qcpu s CPU) | $ct | $tw s ($tcpu s CPU) |
 "
 done
 
@@ -141,7 +162,7 @@ Store figures, $(date -u +%Y-%m-%dT%H:%MZ), load average $(cut -d' ' -f1-3 /proc
 
 Big store: $bigseg segments, $(awk -v b="$big" 'BEGIN{printf "%.2f GB", b / 1e9}') (time-shifted copies of $(basename "$FILE")).
 
-| query | answer | \`tapir query -w\` wall (3 runs) | \`tcpdump -r\` over the segments, wall |
-|---|---|---|---|
+| query | answer | \`tapir query -w\` wall (3 runs) | the same from a cold page cache | \`tcpdump -r\` over the segments, wall |
+|---|---|---|---|---|
 $rows
 EOT

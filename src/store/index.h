@@ -1,7 +1,10 @@
 /* The per-segment index: what `tapir query` reads to skip a segment or to
  * pick its candidate packets without reading them.  One file per segment,
- * written when the segment closes; the format (version 2, little-endian,
- * a zstd-compressed body, CRC-32 trailer) is in docs/internals/store.md.
+ * written when the segment closes; the format (version 3, little-endian:
+ * a header, a zstd-compressed stream table, then the streams' offset
+ * lists in 4 KiB pages, each with its CRC-32 in the table) is in
+ * docs/internals/store.md.  Version 2 indexes (one compressed body) are
+ * still read, whole.
  *
  * The index is a table of streams: a stream is the packets of one flow
  * (zone + inner 5-tuple) seen through one mirror session and one VNI.  A
@@ -16,8 +19,10 @@
 #include "decode/packet-t.h"
 
 #define TP_IDX_MAGIC "TPSI"
-#define TP_IDX_VERSION 2
-#define TP_IDX_HDR_LEN 64
+#define TP_IDX_VERSION 3
+#define TP_IDX_HDR_LEN 80
+#define TP_IDX_PAGE 4096         /* offset lists: a CRC per page */
+#define TP_IDX_V2_HDR_LEN 64
 #define TP_IDX_STREAM_LEN 60
 #define TP_IDX_SESS_LEN 68
 /* A segment's first record follows the 24-byte pcap file header. */
@@ -39,6 +44,8 @@ struct tp_idx_stream {
 	uint32_t npkts;
 	uint32_t first;          /* its packets: offs[first .. +npkts) */
 	uint32_t voff;           /* decoded: its offsets' varints in raw */
+	uint32_t vlen;           /* version 3: their length in bytes */
+	uint64_t off0;           /* version 3: its first packet's offset */
 };
 
 struct tp_idx_sess {
@@ -69,8 +76,16 @@ struct tp_index {
 	 * (raw = seg_bytes, zoff = the file's size). */
 	uint32_t nblocks;
 	struct tp_idx_block *blocks;
-	uint8_t *raw;            /* decoded: the body, owned */
+	uint8_t *raw;            /* decoded: where the offset lists are
+				  * (version 2: the body; 3: the lists'
+				  * pages, read whole or as fetched) */
 	uint32_t nraw;
+	uint16_t version;        /* decoded: 2 or 3 */
+	uint32_t npages;         /* version 3: pages of raw, their CRC-32s */
+	uint32_t *page_crc;
+	uint8_t *page_ok;        /* opened: 1 when read and checked */
+	int fd;                  /* opened: the index file; else -1 */
+	uint64_t lists_at;       /* opened: file offset of the lists */
 };
 
 /* Serialise ix (streams with their first set, offs grouped) into a new
@@ -87,14 +102,29 @@ int tp_index_decode(struct tp_index *ix, const uint8_t *buf, size_t len,
 
 /* The record offsets of stream s into out (its npkts of them, ascending):
  * from offs, or from the decoded body's varints (checked by
- * tp_index_decode, which does not expand them: a query needs the offsets
- * of a few streams). */
+ * tp_index_decode or tp_index_fetch, which do not expand them: a query
+ * needs the offsets of a few streams). */
 void tp_index_stream_offs(const struct tp_index *ix, uint32_t s,
 			  uint64_t *out);
 
 /* Read and decode the index file at path; as tp_index_decode, or -errno. */
 int tp_index_load(struct tp_index *ix, const char *path, char *err,
 		  size_t errlen);
+
+/* What a query reads: the header and the stream table of the index at
+ * path, with its lists left on disk (the file stays open in ix) until
+ * tp_index_fetch reads those of the streams it needs.  A version 2 index
+ * is read and decoded whole.  As tp_index_load. */
+int tp_index_open(struct tp_index *ix, const char *path, char *err,
+		  size_t errlen);
+
+/* Make the offset lists of the nsel streams sel[] readable by
+ * tp_index_stream_offs: read their pages (adjacent ones together, all
+ * asked of the disk before the first is waited for), check the pages'
+ * CRCs and the lists.  Nothing to do for an index decoded whole.  0,
+ * -EINVAL with what is wrong in err, -ENOMEM or -errno. */
+int tp_index_fetch(struct tp_index *ix, const uint32_t *sel, uint32_t nsel,
+		   char *err, size_t errlen);
 
 /* Free what tp_index_decode allocated; ix is left empty. */
 void tp_index_free(struct tp_index *ix);

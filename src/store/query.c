@@ -14,6 +14,8 @@
 #include <pcap/pcap.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zstd.h>
 
@@ -23,20 +25,35 @@
 #include "store/index.h"
 #include "store/manifest.h"
 #include "store/query-args.h"
+#include "store/seg-read.h"
 #include "store/store.h"
 #include "util/log.h"
 #include "store/le.h"
 #include "util/mem.h"
 
-/* Reads of the segments: at most this much at once. */
-#define WIN (256u << 10)
+/* Reads of the segments (store/seg-read.h): a candidate's record is
+ * taken to fit in EST bytes until its header is read; candidates closer
+ * than GAP are one range asked of the disk (fewer, larger requests), and
+ * those closer than READ_GAP one pread (less copied from the page
+ * cache), of at most READ_MAX bytes. */
+#define EST 2048u
+#define GAP (32u << 10)
+#define READ_GAP 4096u
+#define READ_MAX (256u << 10)
+/* What the first read of an index takes (store/index.c). */
+#define IDX_AHEAD (1u << 20)
+/* The matches' bytes kept from the search for the output, at most. */
+#define KEEP_MAX (128u << 20)
 
 struct match {
 	uint64_t ts_ns;
 	uint32_t seg;
 	uint32_t len;            /* record header + bytes */
 	uint64_t off;
+	uint64_t kept;           /* its bytes in run.kept, or NOT_KEPT */
 };
+
+#define NOT_KEPT UINT64_MAX
 
 struct run {
 	const struct tp_query *q;
@@ -58,6 +75,10 @@ struct run {
 	size_t nzin;
 	struct tp_idx_block **blocks;
 	uint32_t *nblocks;
+	struct tp_seg_ahead ahead;
+	bool keep;               /* keep the matches' bytes (output wanted) */
+	uint8_t *kept;           /* up to KEEP_MAX of them, in match order */
+	size_t nkept;
 	struct tp_manifest man;
 	bool have_manifest;
 	char **names;            /* segment paths, by number */
@@ -160,19 +181,23 @@ static int64_t session_no(const struct tp_index *ix, const char *name)
 	return -1;
 }
 
-/* Candidate record offsets of the segment, ascending, into *out (*n). */
-static int candidates(const struct tp_query *q, const struct tp_index *ix,
-		      uint64_t **out, size_t *n)
+/* Candidate record offsets of the segment, ascending, into *out (*n):
+ * the streams that may match, their offset lists read (tp_index_fetch),
+ * merged.  0, -ENOMEM, or -EINVAL for a damaged list (err says why). */
+static int candidates(const struct tp_query *q, struct tp_index *ix,
+		      uint64_t **out, size_t *n, char *err, size_t errlen)
 {
 	const struct tp_expr *e = &q->expr;
 	int64_t sess = e->has_session ? session_no(ix, e->session) : 0;
 	size_t k = 0;
+	uint32_t nsel = 0;
 	*out = NULL;
 	*n = 0;
 	if (e->has_session && sess < 0)
 		return 0;
-	uint64_t *v = malloc((size_t)(ix->npkts ? ix->npkts : 1) * sizeof(*v));
-	if (!v)
+	uint32_t *sel = malloc((size_t)(ix->nstreams ? ix->nstreams : 1) *
+			       sizeof(*sel));
+	if (!sel)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < ix->nstreams; i++) {
 		const struct tp_idx_stream *s = &ix->streams[i];
@@ -189,9 +214,21 @@ static int candidates(const struct tp_query *q, const struct tp_index *ix,
 			ok = tp_flow_terms_stream(q->flow, s);
 		if (!ok)
 			continue;
-		tp_index_stream_offs(ix, i, v + k);
+		sel[nsel++] = i;
 		k += s->npkts;
 	}
+	int rc = tp_index_fetch(ix, sel, nsel, err, errlen);
+	uint64_t *v = rc < 0 ? NULL : malloc((k ? k : 1) * sizeof(*v));
+	if (rc < 0 || !v) {
+		free(sel);
+		return rc < 0 ? rc : -ENOMEM;
+	}
+	k = 0;
+	for (uint32_t i = 0; i < nsel; i++) {
+		tp_index_stream_offs(ix, sel[i], v + k);
+		k += ix->streams[sel[i]].npkts;
+	}
+	free(sel);
 	if (k)
 		qsort(v, k, sizeof(*v), cmp_u64);
 	*out = v;
@@ -210,9 +247,6 @@ static bool vni_matches(const struct tp_pkt *p, uint32_t vni)
 	return false;
 }
 
-/* Make bytes [off, off + need) of segment seg readable in the window,
- * reading ahead to `upto` (a later record the caller will want) when the
- * window is refilled. */
 static int grow_buf(uint8_t **b, size_t *cap, size_t n)
 {
 	if (n <= *cap)
@@ -225,14 +259,11 @@ static int grow_buf(uint8_t **b, size_t *cap, size_t n)
 	return 0;
 }
 
-/* The window of a zstd segment: the block holding off, decompressed. */
-static int zwindow(struct run *r, int fd, uint32_t seg, uint64_t off,
-		   size_t need)
+/* The block of a zstd segment holding off: its number. */
+static uint32_t block_of(const struct tp_idx_block *b, uint32_t nb,
+			 uint64_t off)
 {
-	const struct tp_idx_block *b = r->blocks[seg];
-	uint32_t lo = 0, hi = r->nblocks[seg] - 1;
-	if (off >= b[hi].raw)
-		return -EIO;
+	uint32_t lo = 0, hi = nb - 1;
 	while (lo + 1 < hi) {    /* b[lo].raw <= off < b[hi].raw */
 		uint32_t mid = lo + (hi - lo) / 2;
 		if (b[mid].raw <= off)
@@ -240,6 +271,17 @@ static int zwindow(struct run *r, int fd, uint32_t seg, uint64_t off,
 		else
 			hi = mid;
 	}
+	return lo;
+}
+
+/* The window of a zstd segment: the block holding off, decompressed. */
+static int zwindow(struct run *r, int fd, uint32_t seg, uint64_t off,
+		   size_t need)
+{
+	const struct tp_idx_block *b = r->blocks[seg];
+	if (off >= b[r->nblocks[seg] - 1].raw)
+		return -EIO;
+	uint32_t lo = block_of(b, r->nblocks[seg], off);
 	size_t zl = (size_t)(b[lo + 1].zoff - b[lo].zoff);
 	size_t rl = (size_t)(b[lo + 1].raw - b[lo].raw);
 	if (zl > (64u << 20) || rl > (64u << 20))
@@ -261,6 +303,8 @@ static int zwindow(struct run *r, int fd, uint32_t seg, uint64_t off,
 	return off + need <= r->wstart + r->wlen ? 0 : -EIO;
 }
 
+/* Make bytes [off, off + need) of segment seg readable in the window,
+ * reading on to `upto` (where a later candidate's EST bytes end). */
 static int window(struct run *r, int fd, uint32_t seg, uint64_t off,
 		  size_t need, uint64_t upto)
 {
@@ -269,18 +313,11 @@ static int window(struct run *r, int fd, uint32_t seg, uint64_t off,
 		return 0;
 	if (r->nblocks[seg])
 		return zwindow(r, fd, seg, off, need);
-	size_t len = upto > off ? (size_t)(upto - off) + 2048 : 2048;
-	if (len > WIN)
-		len = WIN;
+	size_t len = upto > off ? (size_t)(upto - off) : EST;
 	if (len < need)
 		len = need;
-	if (len > r->nbuf) {
-		uint8_t *b = realloc(r->buf, len);
-		if (!b)
-			return -ENOMEM;
-		r->buf = b;
-		r->nbuf = len;
-	}
+	if (grow_buf(&r->buf, &r->nbuf, len) < 0)
+		return -ENOMEM;
 	ssize_t n = pread(fd, r->buf, len, (off_t)off);
 	if (n < 0 || (size_t)n < need) {
 		r->wseg = UINT32_MAX;
@@ -293,7 +330,7 @@ static int window(struct run *r, int fd, uint32_t seg, uint64_t off,
 }
 
 /* The record at off (its 16-byte header, then caplen bytes) in *rec,
- * valid until the next call. */
+ * valid until the next call; upto as for window. */
 static int read_rec(struct run *r, int fd, uint32_t seg, uint64_t off,
 		    uint64_t upto, const uint8_t **rec, uint32_t *caplen)
 {
@@ -310,8 +347,59 @@ static int read_rec(struct run *r, int fd, uint32_t seg, uint64_t off,
 	return 0;
 }
 
+/* Plan the reads of a segment's candidates (store/seg-read.h): the
+ * ranges of a pcap segment's records, or the frames of a zstd segment's
+ * blocks that hold them, asked ahead of the reads; the kernel's own
+ * read-ahead, which guesses, is turned off.  *pos gets, per candidate
+ * of a zstd segment, the file offset of its frame.  0 or -ENOMEM. */
+static int plan_reads(struct run *r, int fd, uint32_t seg,
+		      const uint64_t *offs, size_t n, uint64_t **pos)
+{
+	struct stat st;
+	*pos = NULL;
+	r->ahead.n = r->ahead.cur = r->ahead.next = 0;
+	if (fstat(fd, &st) < 0 || st.st_size <= 0)
+		return 0;
+	posix_fadvise(fd, 0, 0, POSIX_FADV_RANDOM);
+	if (!r->nblocks[seg]) {
+		/* Without a plan (ENOMEM) the reads still work, unhelped. */
+		tp_seg_ahead_plan(&r->ahead, fd, offs, NULL, n, EST, GAP,
+				  (uint64_t)st.st_size);
+		return 0;
+	}
+	const struct tp_idx_block *b = r->blocks[seg];
+	uint32_t nb = r->nblocks[seg];
+	uint64_t *p = malloc((n ? n : 1) * sizeof(*p));
+	uint64_t *at = malloc((n ? n : 1) * sizeof(*at));
+	uint64_t *len = malloc((n ? n : 1) * sizeof(*len));
+	size_t k = 0;
+	if (!p || !at || !len) {
+		free(p);
+		free(at);
+		free(len);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		uint32_t bl = offs[i] < b[nb - 1].raw ? block_of(b, nb, offs[i])
+						       : nb - 2;
+		p[i] = b[bl].zoff;
+		if (k && at[k - 1] == b[bl].zoff)
+			continue;
+		at[k] = b[bl].zoff;
+		len[k++] = b[bl + 1].zoff - b[bl].zoff;
+	}
+	tp_seg_ahead_plan(&r->ahead, fd, at, len, k, 0, GAP,
+			  (uint64_t)st.st_size);
+	free(at);
+	free(len);
+	*pos = p;
+	return 0;
+}
+
+/* A match, its bytes rec kept for the output while KEEP_MAX allows (the
+ * rest are read again then). */
 static int add_match(struct run *r, uint64_t ts, uint32_t seg, uint64_t off,
-		     uint32_t len)
+		     const uint8_t *rec, uint32_t len)
 {
 	if (r->nm == r->capm) {
 		size_t nc = r->capm ? r->capm * 2 : 1024;
@@ -321,7 +409,25 @@ static int add_match(struct run *r, uint64_t ts, uint32_t seg, uint64_t off,
 		r->m = m;
 		r->capm = nc;
 	}
-	r->m[r->nm++] = (struct match){ts, seg, len, off};
+	uint64_t kept = NOT_KEPT;
+	if (r->keep && !r->kept) {
+		/* Reserved once, filled in 2 MiB pages: a page fault per
+		 * 4 KiB costs more than the copy (much more in a VM). */
+		void *k = mmap(NULL, KEEP_MAX, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+			       -1, 0);
+		r->keep = k != MAP_FAILED;
+		if (r->keep) {
+			madvise(k, KEEP_MAX, MADV_HUGEPAGE);
+			r->kept = k;
+		}
+	}
+	if (r->keep && r->nkept + len <= KEEP_MAX) {
+		memcpy(r->kept + r->nkept, rec, len);
+		kept = r->nkept;
+		r->nkept += len;
+	}
+	r->m[r->nm++] = (struct match){ts, seg, len, off, kept};
 	return 0;
 }
 
@@ -355,6 +461,37 @@ static bool entry_allows(const struct tp_query *q,
 	return true;
 }
 
+/* The index path of segment seg into ipath. */
+static void index_path(const struct run *r, uint32_t seg, char *ipath,
+		       size_t n)
+{
+	const char *path = r->names[seg];
+	const char *base = strrchr(path, '/');
+	size_t len = (size_t)(base + 1 - path) + tp_store_seg_base(base + 1);
+	snprintf(ipath, n, "%.*s" TP_STORE_IDX_SUFFIX, (int)len, path);
+}
+
+/* Ask the disk for the first part of every index the query will open
+ * (header and table), all at once rather than one after the other. */
+static void prefetch_indexes(const struct run *r)
+{
+	char ipath[4400];
+	for (uint32_t seg = 0; seg < r->nnames; seg++) {
+		const char *base = strrchr(r->names[seg], '/') + 1;
+		const struct tp_manifest_entry *me =
+			r->have_manifest ? tp_manifest_find(&r->man, base)
+					 : NULL;
+		if (me && !entry_allows(r->q, me))
+			continue;
+		index_path(r, seg, ipath, sizeof(ipath));
+		int fd = open(ipath, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		posix_fadvise(fd, 0, IDX_AHEAD, POSIX_FADV_WILLNEED);
+		close(fd);
+	}
+}
+
 static int search_segment(struct run *r, uint32_t seg)
 {
 	const struct tp_query *q = r->q;
@@ -362,7 +499,6 @@ static int search_segment(struct run *r, uint32_t seg)
 	struct tp_index ix;
 	const char *path = r->names[seg];
 	const char *base = strrchr(path, '/');
-	size_t n = (size_t)(base + 1 - path) + tp_store_seg_base(base + 1);
 
 	const struct tp_manifest_entry *me =
 		r->have_manifest ? tp_manifest_find(&r->man, base + 1) : NULL;
@@ -373,8 +509,8 @@ static int search_segment(struct run *r, uint32_t seg)
 			return 0;
 		}
 	}
-	snprintf(ipath, sizeof(ipath), "%.*s" TP_STORE_IDX_SUFFIX, (int)n, path);
-	int rc = tp_index_load(&ix, ipath, err, sizeof(err));
+	index_path(r, seg, ipath, sizeof(ipath));
+	int rc = tp_index_open(&ix, ipath, err, sizeof(err));
 	if (rc == -ENOENT) {
 		r->res->unindexed++;
 		tp_log_warn("%s has no index yet; skipped", path);
@@ -399,28 +535,39 @@ static int search_segment(struct run *r, uint32_t seg)
 		return 0;
 	}
 	r->res->segments_read++;
-	uint64_t *offs = NULL;
+	uint64_t *offs = NULL, *pos = NULL;
 	size_t noffs = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	rc = 0;
-	if (fd < 0) {
+	int fd = -1;
+	if ((rc = candidates(q, &ix, &offs, &noffs, err, sizeof(err))) < 0) {
+		if (rc == -ENOMEM)
+			goto out;
+		r->res->damaged++;
+		tp_log_warn("%s: %s; segment skipped", ipath, err);
+		rc = 0;
+		goto out;
+	}
+	if (!noffs)
+		goto out;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
 		r->res->damaged++;
 		tp_log_warn("%s: %s; segment skipped", path, strerror(errno));
 		goto out;
 	}
-	if ((rc = candidates(q, &ix, &offs, &noffs)) < 0)
+	if ((rc = plan_reads(r, fd, seg, offs, noffs, &pos)) < 0)
 		goto out;
 	for (size_t i = 0, j = 0; i < noffs; i++) {
 		uint64_t off = offs[i];
-		/* Read ahead over the candidates that share a window. */
-		if (j < i)
-			j = i;
-		while (j + 1 < noffs && offs[j + 1] - off < WIN - 4096)
-			j++;
 		const uint8_t *h;
 		uint32_t caplen;
+		/* The candidates that one read takes with this one. */
+		if (j < i)
+			j = i;
+		while (j + 1 < noffs && offs[j + 1] - offs[j] < READ_GAP &&
+		       offs[j + 1] + EST - off <= READ_MAX)
+			j++;
 		r->res->candidates++;
-		if (read_rec(r, fd, seg, off, offs[j], &h, &caplen) < 0) {
+		tp_seg_ahead_to(&r->ahead, pos ? pos[i] : off);
+		if (read_rec(r, fd, seg, off, offs[j] + EST, &h, &caplen) < 0) {
 			r->res->damaged++;
 			tp_log_warn("%s: record at offset %llu unreadable; "
 				    "rest of the segment skipped", path,
@@ -454,13 +601,15 @@ static int search_segment(struct run *r, uint32_t seg)
 		if (q->flow && !tp_flow_terms_match(q->flow, p))
 			continue;
 		r->res->matched++;
-		if ((rc = add_match(r, ts, seg, off, caplen + 16)) < 0)
+		if ((rc = add_match(r, ts, seg, off, h, caplen + 16)) < 0)
 			goto out;
 	}
 out:
+	r->ahead.n = r->ahead.cur = r->ahead.next = 0;
 	if (fd >= 0)
 		close(fd);
 	free(offs);
+	free(pos);
 	tp_index_free(&ix);
 	return rc;
 }
@@ -507,6 +656,15 @@ static int write_out(struct run *r, FILE *out, char *err, size_t errlen)
 	uint32_t cur = UINT32_MAX;
 	for (size_t i = 0; i < n; i++) {
 		const struct match *m = &r->m[i];
+		if (m->kept != NOT_KEPT) {
+			if (fwrite(r->kept + m->kept, 1, m->len, out) != m->len) {
+				if (fd >= 0)
+					close(fd);
+				goto werr;
+			}
+			r->res->written++;
+			continue;
+		}
 		if (m->seg != cur) {
 			if (fd >= 0)
 				close(fd);
@@ -520,16 +678,17 @@ static int write_out(struct run *r, FILE *out, char *err, size_t errlen)
 		}
 		const uint8_t *rh;
 		uint32_t caplen;
-		uint64_t upto = i + 1 < n && r->m[i + 1].seg == cur ?
-					r->m[i + 1].off : m->off;
-		if (read_rec(r, fd, cur, m->off, upto, &rh, &caplen) < 0) {
-			close(fd);
+		if (read_rec(r, fd, m->seg, m->off, m->off + m->len, &rh,
+			     &caplen) < 0) {
+			if (fd >= 0)
+				close(fd);
 			snprintf(err, errlen, "%s: record at %llu unreadable",
-				 r->names[cur], (unsigned long long)m->off);
+				 r->names[m->seg], (unsigned long long)m->off);
 			return -EIO;
 		}
 		if (fwrite(rh, 1, 16 + (size_t)caplen, out) != 16 + (size_t)caplen) {
-			close(fd);
+			if (fd >= 0)
+				close(fd);
 			goto werr;
 		}
 		r->res->written++;
@@ -580,6 +739,8 @@ int tp_query_run(const struct tp_query *q, FILE *out,
 	if (mrc < 0 && mrc != -ENOENT)
 		tp_log_warn("%s; every segment's index is read", merr);
 	res->segments = r.nnames;
+	r.keep = out != NULL;
+	prefetch_indexes(&r);
 	for (uint32_t s = 0; s < r.nnames; s++)
 		if ((rc = search_segment(&r, s)) < 0) {
 			snprintf(err, errlen, "out of memory");
@@ -603,6 +764,9 @@ out:
 	tp_manifest_free(&r.man);
 	for (size_t i = 0; r.blocks && i < r.nnames; i++)
 		tp_free(r.blocks[i], (size_t)r.nblocks[i] * sizeof(**r.blocks));
+	tp_seg_ahead_free(&r.ahead);
+	if (r.kept)
+		munmap(r.kept, KEEP_MAX);
 	free(r.blocks);
 	free(r.nblocks);
 	free(r.zin);
