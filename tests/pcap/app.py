@@ -454,18 +454,16 @@ def dns_case(tapir, shared, work):
 def truth_case(tapir, shared, work):
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import run as pcap_run
-    tg = pcap_run.build_tracegen(argparse.Namespace(shared=shared, work=work))
-    if not tg:
+    made = pcap_run.tracegen_capture(
+        shared, work, "app-truth",
+        ["--flows", "400", "--udp-flows", "200", "--duration", "20",
+         "--seed", "11", "--encap", "vxlan", "--mirror-both-sides",
+         "--retrans-share", "0.01", "--ssh-bruteforce=10", "--dir-enum=40",
+         "--dns-tunnel=30", "--beacon=5"])
+    if not made:
         print("SKIP: tracegen did not build")
         return SKIP
-    pcap = os.path.join(work, "app-truth.pcap")
-    tjson = os.path.join(work, "app-truth.json")
-    subprocess.run([tg, "--flows", "400", "--udp-flows", "200", "--duration",
-                    "20", "--seed", "11", "--encap", "vxlan",
-                    "--mirror-both-sides", "--retrans-share", "0.01",
-                    "--ssh-bruteforce=10", "--dir-enum=40", "--dns-tunnel=30",
-                    "--beacon=5", "-o", pcap, "--truth", tjson],
-                   check=True, capture_output=True)
+    pcap, tjson = made
     out = os.path.join(work, "app-truth")
     run_tapir(tapir, pcap, out)
     with open(tjson) as f:

@@ -166,18 +166,16 @@ def corpus_case(tapir, shared, work):
 
 def truth_case(tapir, shared, work):
     import run as pcap_run
-    tg = pcap_run.build_tracegen(argparse.Namespace(shared=shared, work=work))
-    if not tg:
+    made = pcap_run.tracegen_capture(
+        shared, work, "files-truth",
+        ["--flows", "300", "--udp-flows", "20", "--duration", "20",
+         "--seed", "23", "--encap", "vxlan", "--mirror-both-sides",
+         "--retrans-share", "0.01", "--http-share", "0.7",
+         "--tls-share", "0.1", "--ssh-share", "0.05"])
+    if not made:
         print("SKIP: tracegen did not build")
         return SKIP
-    pcap = os.path.join(work, "files-truth.pcap")
-    tjson = os.path.join(work, "files-truth.json")
-    subprocess.run([tg, "--flows", "300", "--udp-flows", "20", "--duration",
-                    "20", "--seed", "23", "--encap", "vxlan",
-                    "--mirror-both-sides", "--retrans-share", "0.01",
-                    "--http-share", "0.7", "--tls-share", "0.1", "--ssh-share", "0.05",
-                    "-o", pcap, "--truth", tjson],
-                   check=True, capture_output=True)
+    pcap, tjson = made
     with open(tjson) as f:
         truth = json.load(f)
     logs = {}

@@ -243,18 +243,16 @@ def udp_answered(pcap):
 def truth_case(tapir, shared, work):
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import run as pcap_run
-    tg = pcap_run.build_tracegen(argparse.Namespace(shared=shared, work=work))
-    if not tg:
+    made = pcap_run.tracegen_capture(
+        shared, work, "inventory-truth",
+        ["--flows", "500", "--udp-flows", "200", "--duration", "20",
+         "--seed", "23", "--encap", "vxlan", "--mirror-both-sides",
+         "--retrans-share", "0.01", "--ssh-bruteforce=10", "--dir-enum=40",
+         "--dns-tunnel=30", "--beacon=5"])
+    if not made:
         print("SKIP: tracegen did not build")
         return SKIP
-    pcap = os.path.join(work, "inventory-truth.pcap")
-    tjson = os.path.join(work, "inventory-truth.json")
-    subprocess.run([tg, "--flows", "500", "--udp-flows", "200", "--duration",
-                    "20", "--seed", "23", "--encap", "vxlan",
-                    "--mirror-both-sides", "--retrans-share", "0.01",
-                    "--ssh-bruteforce=10", "--dir-enum=40",
-                    "--dns-tunnel=30", "--beacon=5", "-o", pcap,
-                    "--truth", tjson], check=True, capture_output=True)
+    pcap, tjson = made
     with open(tjson) as f:
         truth = json.load(f)
     outs = {}

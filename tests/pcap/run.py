@@ -651,6 +651,20 @@ def build_tracegen(args):
     return os.path.join(out, "tracegen")
 
 
+def tracegen_capture(shared, work, name, options):
+    """Write WORK/NAME.pcap and its truth WORK/NAME.json with tracegen and
+    the given options; (pcap, truth path), or None when tracegen did not
+    build."""
+    tg = build_tracegen(argparse.Namespace(shared=shared, work=work))
+    if not tg:
+        return None
+    pcap = os.path.join(work, name + ".pcap")
+    tjson = os.path.join(work, name + ".json")
+    subprocess.run([tg] + options + ["-o", pcap, "--truth", tjson],
+                   check=True, capture_output=True)
+    return pcap, tjson
+
+
 def zeek_state(t):
     """conn_state that Zeek gives a ground-truth flow, where it is certain."""
     if t["proto"] == "udp":
