@@ -26,7 +26,7 @@
 
 #define TICK_NS 1000000000ull
 /* Ring of a file reader: deep enough to ride out a slow worker moment. */
-#define READ_RING_ORDER 14
+#define READ_RING_ORDER 16
 /* Packet bytes of one batch handled on the front's thread. */
 #define FRONT_BYTES (TP_WORKER_BATCH * 2048 + TP_WITEM_MAX_BYTES)
 
