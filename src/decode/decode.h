@@ -119,6 +119,10 @@ enum tp_proto tp_proto_from_udp_port(const struct tp_dec *d, uint16_t dport);
 struct tp_tunnel *tp_dec_push_tunnel(struct tp_dec *d, struct tp_pkt *p,
 				     enum tp_encap encap);
 
+/* The window scale shift in TCP options (over 14 taken as 14, RFC 7323
+ * 2.3), or -2 when they have none. */
+int8_t tp_tcp_wscale(const uint8_t *opts, unsigned n);
+
 /* IPv4 address to the v4-mapped form. */
 void tp_addr_from_v4(struct tp_addr *a, const uint8_t *v4);
 bool tp_addr_is_v4(const struct tp_addr *a);

@@ -66,6 +66,27 @@ static enum tp_dec_rc tcp_decode(struct tp_dec *d, struct tp_pkt *p,
 	return TP_DEC_OK;
 }
 
+int8_t tp_tcp_wscale(const uint8_t *o, unsigned n)
+{
+	unsigned i = 0;
+
+	while (o && i < n) {
+		uint8_t kind = o[i];
+		if (kind == 0)
+			break;
+		if (kind == 1) {
+			i++;
+			continue;
+		}
+		if (i + 1 >= n || o[i + 1] < 2 || i + o[i + 1] > n)
+			break;
+		if (kind == 3 && o[i + 1] == 3)
+			return (int8_t)(o[i + 2] > 14 ? 14 : o[i + 2]);
+		i += o[i + 1];
+	}
+	return -2;
+}
+
 const struct tp_decoder_ops tp_dec_tcp = {
 	.name = "tcp",
 	.decode = tcp_decode,

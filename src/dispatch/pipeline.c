@@ -474,23 +474,19 @@ void tp_front_packet(struct tp_front *f, struct tp_pkt *p)
 	it.sport = p->sport;
 	it.dport = p->dport;
 	it.tcp_win = p->tcp_win;
-	it.ipver = p->ipver;
-	it.proto = p->proto;
 	it.tcp_flags = p->tcp_flags;
 	it.tcp_hlen = p->tcp_hlen;
 	it.truncated = p->truncated;
 	it.ttl = p->ttl;
-	if (p->tcp_opts) {
-		it.has_opts = 1;
-		it.tcp_opts_len = p->tcp_opts_len;
-		memcpy(it.tcp_opts, p->tcp_opts, p->tcp_opts_len);
-	}
+	it.syn_wscale = (p->tcp_flags & TP_TH_SYN)
+				? tp_tcp_wscale(p->tcp_opts, p->tcp_opts_len)
+				: -2;
 	if (f->bbuf && (p->proto == 6 || p->proto == 17) && p->ip &&
-	    p->payload >= p->ip) {
+	    p->payload >= p->ip && p->payload - p->ip <= UINT16_MAX) {
 		it.bytes = p->ip;
 		it.nbytes = p->ip_cap < TP_WITEM_MAX_BYTES ? p->ip_cap
 							    : TP_WITEM_MAX_BYTES;
-		it.l4_off = (uint32_t)(p->payload - p->ip);
+		it.l4_off = (uint16_t)(p->payload - p->ip);
 	}
 	if (f->store) {
 		struct tp_store_meta m = {

@@ -91,13 +91,20 @@ void tp_worker_fini(struct tp_worker *w)
 	w->rings = NULL;
 }
 
+/* Window scale options, by shift. */
+static const uint8_t wscale_opt[15][3] = {
+	{3, 3, 0}, {3, 3, 1}, {3, 3, 2}, {3, 3, 3}, {3, 3, 4},
+	{3, 3, 5}, {3, 3, 6}, {3, 3, 7}, {3, 3, 8}, {3, 3, 9},
+	{3, 3, 10}, {3, 3, 11}, {3, 3, 12}, {3, 3, 13}, {3, 3, 14},
+};
+
 /* The view the connection code reads, rebuilt from a queued item. */
 static void pkt_from_item(struct tp_pkt *p, const struct tp_witem *it)
 {
 	memset(p, 0, sizeof(*p));
 	p->ts_ns = it->ts_ns;
-	p->ipver = it->ipver;
-	p->proto = it->proto;
+	p->ipver = it->key.ipver;
+	p->proto = it->key.proto;
 	p->ttl = it->ttl;
 	p->truncated = it->truncated;
 	p->ip_len = it->ip_len;
@@ -113,9 +120,10 @@ static void pkt_from_item(struct tp_pkt *p, const struct tp_witem *it)
 	p->ack = it->ack;
 	p->payload_len = it->payload_len;
 	p->payload_cap = it->payload_cap;
-	if (it->has_opts) {
-		p->tcp_opts = it->tcp_opts;
-		p->tcp_opts_len = it->tcp_opts_len;
+	if (it->syn_wscale >= 0) {
+		/* The option the analytics read, rebuilt. */
+		p->tcp_opts = wscale_opt[it->syn_wscale];
+		p->tcp_opts_len = 3;
 	}
 	uint8_t s = it->side;
 	p->src = it->key.a[s];
@@ -208,13 +216,13 @@ void tp_worker_handle(struct tp_worker *w, const struct tp_witem *it)
 	 * options cut off by the capture. */
 	if (f->tcpa)
 		tp_tcpa_update(f->tcpa, it->side, p, NULL);
-	if (it->proto == 6 && (it->tcp_flags & TP_TH_ACK))
+	if (it->key.proto == 6 && (it->tcp_flags & TP_TH_ACK))
 		w->acks++;
 	if (w->app)
 		tp_app_packet(w->app, f, it->side, p, it->bytes, it->nbytes,
 			      it->l4_off);
 	tp_flow_touch(w->flows, f, extends ? it->ts_ns : f->last_ns);
-	if (it->proto == 6)
+	if (it->key.proto == 6)
 		tp_flow_set_phase(w->flows, f, tcp_phase(&f->conn), it->ts_ns);
 }
 
@@ -232,7 +240,7 @@ void tp_worker_handle_batch(struct tp_worker *w, const struct tp_witem *it,
 		if (it[i].kind == TP_WI_PACKET)
 			tp_flow_prefetch_entry(w->flows, it[i].hash);
 	for (unsigned i = 0; i < n; i++)
-		if (it[i].proto == 6 && it[i].kind == TP_WI_PACKET)
+		if (it[i].key.proto == 6 && it[i].kind == TP_WI_PACKET)
 			tp_flow_prefetch_tcpa(w->flows, it[i].hash);
 	for (unsigned i = 0; i < n; i++)
 		tp_worker_handle(w, &it[i]);
@@ -443,7 +451,8 @@ int tp_worker_start(struct tp_worker *w, unsigned order, unsigned nrings)
 		return -ENOMEM;
 	w->nrings = nrings;
 	for (unsigned i = 0; i < nrings; i++) {
-		w->rings[i].items = tp_calloc(n, sizeof(*w->rings[i].items));
+		w->rings[i].items = tp_calloc_aligned(
+			64, n * sizeof(*w->rings[i].items));
 		if (!w->rings[i].items)
 			return -ENOMEM;
 		w->rings[i].mask = n - 1;

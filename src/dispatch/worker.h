@@ -26,28 +26,33 @@ enum tp_witem_kind {
 };
 
 /* What a worker needs of a packet: its flow key and the transport
- * summary.  Fixed size, copied through the ring. */
+ * summary.  Two cache lines, copied through the ring: every byte more is
+ * a line more that the decoding thread writes and the worker's core
+ * reads.  IP version and protocol are the key's. */
 struct tp_witem {
-	uint64_t ts_ns;
+	_Alignas(64) uint64_t ts_ns;
 	uint64_t dedup;                /* fingerprint, 0 = no dedup */
 	struct tp_flow_key key;
 	uint32_t hash;
 	uint32_t session;
 	uint32_t vni;
-	uint8_t kind, side, has_vni, encap;
 	uint32_t ip_len, ip_cap, payload_len, payload_cap, seq, ack;
 	uint16_t sport, dport, tcp_win, ip_hlen;
-	uint8_t ipver, proto, tcp_flags, tcp_hlen, truncated, ttl;
-	uint8_t has_opts, tcp_opts_len;
-	uint8_t tcp_opts[40];          /* TCP options as captured */
+	uint8_t kind : 2;              /* enum tp_witem_kind */
+	uint8_t has_vni : 1, truncated : 1;
+	uint8_t side, encap, tcp_flags, tcp_hlen, ttl;
+	/* A SYN's window scale option (its shift), or -2 without one: the
+	 * one TCP option a worker reads. */
+	int8_t syn_wscale;
 	/* For the application parsers (app.enabled): the first nbytes of
 	 * the IP packet from its header, transport payload at l4_off.  On
 	 * the front the bytes are the packet's; queued, they are a copy in
 	 * the ring's byte buffer (bend: where that copy ends in it). */
+	uint16_t nbytes, l4_off;
 	const uint8_t *bytes;
-	uint32_t nbytes, l4_off;
 	uint64_t bend;
 };
+_Static_assert(sizeof(struct tp_witem) == 128, "a work item is two lines");
 
 /* Most bytes of an IP packet carried to a worker: a jumbo frame; the
  * rest of a larger (reassembled) datagram is a gap for the parsers. */

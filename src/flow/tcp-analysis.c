@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "decode/decode.h"
 #include "util/log.h"
 
 #define GT_SEQ(a, b) ((int32_t)((a) - (b)) > 0)
@@ -100,27 +101,7 @@ static inline uint32_t us_sat(uint64_t ns)
  * (Wireshark's "SYN seen without the option"). */
 static int8_t syn_wscale(const struct tp_pkt *p)
 {
-	const uint8_t *o = p->tcp_opts;
-	unsigned n = p->tcp_opts_len, i = 0;
-
-	while (o && i < n) {
-		uint8_t kind = o[i];
-		if (kind == 0)
-			break;
-		if (kind == 1) {
-			i++;
-			continue;
-		}
-		if (i + 1 >= n || o[i + 1] < 2 || i + o[i + 1] > n)
-			break;
-		if (kind == 3 && o[i + 1] == 3) {
-			/* RFC 7323 2.3: a shift over 14 is taken as 14. */
-			uint8_t s = o[i + 2];
-			return (int8_t)(s > 14 ? 14 : s);
-		}
-		i += o[i + 1];
-	}
-	return -2;
+	return tp_tcp_wscale(p->tcp_opts, p->tcp_opts_len);
 }
 
 /* Handshake times and Wireshark's ts_mru_syn / ts_first_rtt. */
