@@ -130,6 +130,7 @@ static void *rx_main(void *arg)
 	tp_front_set_rx(t->front, (enum tp_source_kind)rx->cfg->kind, &st);
 	tp_front_flush(t->front, 0);
 	tp_free(pkts, TP_RX_BATCH * sizeof(*pkts));
+	tp_mem_flush_thread();
 	atomic_store(&t->ended, true);
 	return NULL;
 }

@@ -7,6 +7,7 @@
 #include "app/fingerprint.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,30 @@ struct sink {
 	EVP_MD_CTX *md;
 	size_t len;                  /* bytes fed */
 };
+
+/* MD5 and SHA-256 fetched once: EVP_md5() and EVP_sha256() are fetched
+ * again at every EVP_DigestInit_ex, under the provider store's lock that
+ * every worker takes. */
+static EVP_MD *md5_md, *sha256_md;
+static pthread_once_t md_once = PTHREAD_ONCE_INIT;
+
+static void fetch_mds(void)
+{
+	md5_md = EVP_MD_fetch(NULL, "MD5", NULL);
+	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+static const EVP_MD *md5(void)
+{
+	pthread_once(&md_once, fetch_mds);
+	return md5_md ? md5_md : EVP_md5();
+}
+
+static const EVP_MD *sha256(void)
+{
+	pthread_once(&md_once, fetch_mds);
+	return sha256_md ? sha256_md : EVP_sha256();
+}
 
 static void sink_begin(struct sink *s, const EVP_MD *type)
 {
@@ -90,7 +115,7 @@ static void sink_end(struct sink *s, char *out, size_t digits)
 void tp_fp_md5_hex(const void *p, size_t n, char out[TP_FP_MD5_HEX])
 {
 	struct sink s;
-	sink_begin(&s, EVP_md5());
+	sink_begin(&s, md5());
 	sink_put(&s, p, n);
 	sink_end(&s, out, 0);
 }
@@ -98,7 +123,7 @@ void tp_fp_md5_hex(const void *p, size_t n, char out[TP_FP_MD5_HEX])
 void tp_fp_sha256_hex(const void *p, size_t n, char out[TP_FP_SHA256_HEX])
 {
 	struct sink s;
-	sink_begin(&s, EVP_sha256());
+	sink_begin(&s, sha256());
 	sink_put(&s, p, n);
 	sink_end(&s, out, 0);
 }
@@ -212,7 +237,7 @@ void tp_fp_ja3(const struct tp_fp_hello *h, char out[TP_FP_MD5_HEX])
 	size_t dn, ngroups = 0, npf = 0;
 	bool first = true;
 
-	sink_begin(&s, EVP_md5());
+	sink_begin(&s, md5());
 	sink_dec(&s, h->version);
 	sink_put(&s, ",", 1);
 	ja3_list16(&s, h->ciphers, h->ciphers_len / 2, true);
@@ -252,7 +277,7 @@ void tp_fp_ja3s(const struct tp_fp_hello *h, char out[TP_FP_MD5_HEX])
 	size_t dn;
 	bool first = true;
 
-	sink_begin(&s, EVP_md5());
+	sink_begin(&s, md5());
 	sink_dec(&s, h->version);
 	sink_put(&s, ",", 1);
 	ja3_list16(&s, h->ciphers, h->ciphers_len / 2, false);
@@ -389,11 +414,11 @@ int tp_fp_ja4(const struct tp_fp_hello *h, char proto,
 	if (nciphers == 0) {
 		memcpy(b, "000000000000", 13);
 	} else {
-		sink_begin(&s, EVP_sha256());
+		sink_begin(&s, sha256());
 		ja4_sorted(&s, ciphers, nciphers);
 		sink_end(&s, b, 12);
 	}
-	sink_begin(&s, EVP_sha256());
+	sink_begin(&s, sha256());
 	ja4_sorted(&s, exts, nsorted);
 	bool any_sig = false;
 	for (size_t i = 0; i < nsigs; i++) {

@@ -440,6 +440,7 @@ static void *worker_main(void *arg)
 		atomic_store(&w->asleep, 0);
 		idle = 0;
 	}
+	tp_mem_flush_thread();
 	return NULL;
 }
 

@@ -4,13 +4,28 @@
 #include <stdlib.h>
 #include <string.h>
 
-static _Atomic uint64_t in_use;
+/* Counted per thread and added to the total in steps of 64 KiB: a single
+ * counter that every allocation and free of every thread updated was a
+ * cache line the workers passed back and forth between their cores. */
+#define FLUSH_AT (64 << 10)
+
+static _Atomic int64_t in_use;
+static _Thread_local int64_t local;
+
+static inline void account(int64_t d)
+{
+	local += d;
+	if (local >= FLUSH_AT || local <= -FLUSH_AT) {
+		atomic_fetch_add_explicit(&in_use, local, memory_order_relaxed);
+		local = 0;
+	}
+}
 
 void *tp_malloc(size_t n)
 {
 	void *p = malloc(n ? n : 1);
 	if (p)
-		atomic_fetch_add_explicit(&in_use, n, memory_order_relaxed);
+		account((int64_t)n);
 	return p;
 }
 
@@ -18,8 +33,7 @@ void *tp_calloc(size_t nmemb, size_t size)
 {
 	void *p = calloc(nmemb ? nmemb : 1, size ? size : 1);
 	if (p)
-		atomic_fetch_add_explicit(&in_use, nmemb * size,
-					  memory_order_relaxed);
+		account((int64_t)(nmemb * size));
 	return p;
 }
 
@@ -27,8 +41,7 @@ void *tp_realloc(void *p, size_t old_n, size_t n)
 {
 	void *q = realloc(p, n ? n : 1);
 	if (q) {
-		atomic_fetch_sub_explicit(&in_use, old_n, memory_order_relaxed);
-		atomic_fetch_add_explicit(&in_use, n, memory_order_relaxed);
+		account((int64_t)n - (int64_t)old_n);
 	}
 	return q;
 }
@@ -37,7 +50,7 @@ void tp_free(void *p, size_t n)
 {
 	if (!p)
 		return;
-	atomic_fetch_sub_explicit(&in_use, n, memory_order_relaxed);
+	account(-(int64_t)n);
 	free(p);
 }
 
@@ -48,7 +61,7 @@ void *tp_calloc_aligned(size_t align, size_t n)
 	if (!p)
 		return NULL;
 	memset(p, 0, rounded);
-	atomic_fetch_add_explicit(&in_use, n, memory_order_relaxed);
+	account((int64_t)n);
 	return p;
 }
 
@@ -69,5 +82,14 @@ void tp_strfree(char *s)
 
 uint64_t tp_mem_in_use(void)
 {
-	return atomic_load_explicit(&in_use, memory_order_relaxed);
+	int64_t v = atomic_load_explicit(&in_use, memory_order_relaxed) + local;
+	return v > 0 ? (uint64_t)v : 0;
+}
+
+void tp_mem_flush_thread(void)
+{
+	if (local) {
+		atomic_fetch_add_explicit(&in_use, local, memory_order_relaxed);
+		local = 0;
+	}
 }

@@ -17,7 +17,11 @@ void *tp_calloc_aligned(size_t align, size_t n);
 char *tp_strdup(const char *s);
 void tp_strfree(char *s);
 
-/* Bytes currently held through this wrapper. */
+/* Bytes currently held through this wrapper: the total, and this
+ * thread's share not yet added to it.  Other threads' shares (64 KiB at
+ * most each) count once they pass that or call tp_mem_flush_thread(). */
 uint64_t tp_mem_in_use(void);
+/* Add this thread's share to the total (a thread that ends). */
+void tp_mem_flush_thread(void);
 
 #endif
