@@ -7,6 +7,7 @@
 
 #include <cmocka.h>
 
+#include "decode/decode.h"
 #include "flow/tcp-analysis.h"
 
 #define MS 1000000ull
@@ -192,6 +193,27 @@ static void test_window_full(void **state)
 			 TP_TCPA_WINDOW_FULL);
 }
 
+/* The window scale a decoding thread passes on instead of the options:
+ * NOP padding, other options before it, a shift over 14, and options cut
+ * or malformed before the window scale, which Wireshark also ignores. */
+static void test_wscale_from_options(void **state)
+{
+	static const uint8_t mss_ws[] = {2, 4, 5, 180, 1, 3, 3, 7};
+	static const uint8_t big[] = {3, 3, 20};
+	static const uint8_t eol_first[] = {0, 3, 3, 5};
+	static const uint8_t cut[] = {2, 4, 5};
+	static const uint8_t bad_len[] = {8, 1, 3, 3, 5};
+	static const uint8_t ws_short[] = {1, 3, 3};
+	(void)state;
+	assert_int_equal(tp_tcp_wscale(mss_ws, sizeof(mss_ws)), 7);
+	assert_int_equal(tp_tcp_wscale(big, sizeof(big)), 14);
+	assert_int_equal(tp_tcp_wscale(eol_first, sizeof(eol_first)), -2);
+	assert_int_equal(tp_tcp_wscale(cut, sizeof(cut)), -2);
+	assert_int_equal(tp_tcp_wscale(bad_len, sizeof(bad_len)), -2);
+	assert_int_equal(tp_tcp_wscale(ws_short, sizeof(ws_short)), -2);
+	assert_int_equal(tp_tcp_wscale(NULL, 0), -2);
+}
+
 /* First request byte at 20 ms, first response byte at 35 ms. */
 static void test_app_response(void **state)
 {
@@ -255,6 +277,7 @@ static void test_long_flow(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_wscale_from_options),
 		cmocka_unit_test(test_handshake_times),
 		cmocka_unit_test(test_retransmission),
 		cmocka_unit_test(test_fast_retransmission),
