@@ -287,26 +287,33 @@ static inline void cpu_relax(void)
 #if defined(__x86_64__)
 #include <cpuid.h>
 
-static bool have_clflushopt(void)
+/* Set by the first tp_worker_start(), before any worker thread exists;
+ * only read after. */
+static bool have_clflushopt, detected;
+
+static void detect_clflushopt(void)
 {
-	static int have = -1;
-	if (have < 0) {
-		unsigned a, b = 0, c, d;
-		have = __get_cpuid_count(7, 0, &a, &b, &c, &d) &&
-		       (b & bit_CLFLUSHOPT);
-	}
-	return have;
+	unsigned a, b = 0, c, d;
+	if (detected)
+		return;
+	detected = true;
+	have_clflushopt = __get_cpuid_count(7, 0, &a, &b, &c, &d) &&
+			  (b & bit_CLFLUSHOPT);
 }
 
 static void release_lines(const void *start, const void *end)
 {
-	if (!have_clflushopt())
+	if (!have_clflushopt)
 		return;
 	uintptr_t a = (uintptr_t)start & ~(uintptr_t)63;
 	for (; a < (uintptr_t)end; a += 64)
 		__asm__ volatile("clflushopt %0" ::"m"(*(const volatile char *)a));
 }
 #else
+static void detect_clflushopt(void)
+{
+}
+
 static void release_lines(const void *start, const void *end)
 {
 	(void)start;
@@ -447,6 +454,7 @@ static void *worker_main(void *arg)
 int tp_worker_start(struct tp_worker *w, unsigned order, unsigned nrings)
 {
 	size_t n = (size_t)1 << order;
+	detect_clflushopt();
 	w->rings = tp_calloc_aligned(64, nrings * sizeof(*w->rings));
 	if (!w->rings)
 		return -ENOMEM;
