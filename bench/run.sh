@@ -36,6 +36,10 @@ done
 TAPIR=$BUILD_DIR/tapir
 BENCHP=$BUILD_DIR/bench/bench-pipeline
 
+# Issue 2's figures are for decode + dedup + flows + conn.log: the
+# application parsers (bench/app.sh, bench/app-memory.sh) stay off.
+CORE_SET=(--set app.enabled=false)
+
 # The throughput capture: AWS VPC Traffic Mirroring over VXLAN, 40% of the
 # flows east-west between two monitored hosts and so mirrored from both
 # sides (every packet of those flows twice).  Small bulk sizes keep the
@@ -56,7 +60,7 @@ MEM_FEW_ARGS=(--flows 0 --udp-flows 10000 --dns-share 1 --duration 20
 MEM_TINY_ARGS=(--flows 0 --udp-flows 100 --dns-share 1 --duration 20
 	--hosts 200 --encap vxlan --seed 2)
 # The default flow.max_flows (1 000 000) holds them all with one worker.
-MEM_SET=(--set flow.tcp_timeout=1h --set flow.udp_timeout=1h)
+MEM_SET=(--set flow.tcp_timeout=1h --set flow.udp_timeout=1h "${CORE_SET[@]}")
 
 die() { echo "run.sh: $*" >&2; exit 1; }
 
@@ -177,7 +181,7 @@ if [ -z "$ONLY" ] || [ "$ONLY" = throughput ]; then
 
 	# Exact packet and wire-byte counts, and the in-memory pipeline.
 	for j in 1 2; do
-		timed "bench-pipeline-j$j" "$BENCHP" -j "$j" -r "$REPEAT" \
+		timed "bench-pipeline-j$j" "$BENCHP" -j "$j" -r "$REPEAT" "${CORE_SET[@]}" \
 			-o "$SHM_DIR/out" "$MAIN"
 		cp "$LOGS/bench-pipeline-j$j.time" "$LOGS/bench-pipeline-j$j.time.keep"
 	done
@@ -189,11 +193,11 @@ if [ -z "$ONLY" ] || [ "$ONLY" = throughput ]; then
 	say ""
 	header
 
-	best tapir-j1 "$REPEAT" "$TAPIR" read "$MAIN" -o "$SHM_DIR/out" -q -j 1
-	row "tapir read -j 1" "$PK" "$WB" "tapir read FILE -o /dev/shm/... -q -j 1"
+	best tapir-j1 "$REPEAT" "$TAPIR" read "$MAIN" -o "$SHM_DIR/out" -q -j 1 "${CORE_SET[@]}"
+	row "tapir read -j 1" "$PK" "$WB" "tapir read FILE -o /dev/shm/... -q -j 1 ${CORE_SET[*]}"
 	W1=$T_WALL
-	best tapir-j2 "$REPEAT" "$TAPIR" read "$MAIN" -o "$SHM_DIR/out" -q -j 2
-	row "tapir read -j 2" "$PK" "$WB" "tapir read FILE -o /dev/shm/... -q -j 2"
+	best tapir-j2 "$REPEAT" "$TAPIR" read "$MAIN" -o "$SHM_DIR/out" -q -j 2 "${CORE_SET[@]}"
+	row "tapir read -j 2" "$PK" "$WB" "tapir read FILE -o /dev/shm/... -q -j 2 ${CORE_SET[*]}"
 	W2=$T_WALL
 	best tcpdump "$REPEAT" tcpdump -r "$MAIN" -w /dev/null
 	row "tcpdump" "$PK" "$WB" "tcpdump -r FILE -w /dev/null"
@@ -209,7 +213,7 @@ if [ -z "$ONLY" ] || [ "$ONLY" = throughput ]; then
 		T_SYS=$(sed -n 's/.* sys=\([0-9.]*\).*/\1/p' <<<"$res")
 		T_RSS_KB=$(sed -n 's/.* pipeline_rss_kb=\([0-9]*\).*/\1/p' <<<"$res")
 		row "bench-pipeline -j $j (pipeline only)" "$PK" "$WB" \
-			"bench-pipeline -j $j -r $REPEAT -o /dev/shm/... FILE"
+			"bench-pipeline -j $j -r $REPEAT ${CORE_SET[*]} -o /dev/shm/... FILE"
 		eval "BW$j=\$T_WALL"
 	done
 	say ""
@@ -226,7 +230,7 @@ if [ -z "$ONLY" ] || [ "$ONLY" = throughput ]; then
 	grep -h 'sizeof' "$OUT" >/dev/null && say ""
 	say "tapir summary (-j 1):"
 	say ""
-	"$TAPIR" read "$MAIN" -o "$SHM_DIR/out" -j 1 2>&1 | tail -1 | sed 's/^/    /' | tee -a "$OUT"
+	"$TAPIR" read "$MAIN" -o "$SHM_DIR/out" -j 1 "${CORE_SET[@]}" 2>&1 | tail -1 | sed 's/^/    /' | tee -a "$OUT"
 	rm -rf "${SHM_DIR:?}"/out
 	say ""
 fi

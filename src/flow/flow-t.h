@@ -20,23 +20,27 @@ struct tp_flow_key {
 	uint16_t zone;
 };
 
+/* Four cache lines, aligned (conn.c checks the size); its fields take 248
+ * bytes. */
 struct tp_flow {
-	struct tp_flow *hnext;          /* hash chain */
-	struct tp_flow *prev, *next;    /* activity list, oldest first */
+	/* The flow table's links, as indices into its pool plus one (0:
+	 * none), half the size of pointers: the hash chain, and the
+	 * activity list, oldest first (flow.c). */
+	_Alignas(64) uint32_t hnext;
+	uint32_t prev, next;
 	struct tp_flow_key key;
+	uint32_t hash;
 	uint64_t first_ns, last_ns;
 	/* Entered its timeout class (flow.c): milliseconds after first_ns,
 	 * rounded up, saturating at 49 days. */
 	uint32_t phase_ms;
-	uint32_t hash;
-	struct tp_tcpa *tcpa;           /* TCP flows: analytics (flow.c); in
-					 * the line that lookups read */
-	struct tp_app_flow *app;        /* application state (app/app.c), or NULL */
 	/* Mirror session index of the first packet (< mirror.max_sessions,
 	 * at most 2^24), and the timeout class (flow.c). */
 	uint32_t session : 25;
 	uint32_t has_vni : 1;
 	uint32_t tclass : 3;
+	struct tp_tcpa *tcpa;           /* TCP flows: analytics (flow.c) */
+	struct tp_app_flow *app;        /* application state (app/app.c), or NULL */
 	uint32_t vni;                   /* VNI / tunnel id of the first packet */
 	struct tp_conn conn;
 };

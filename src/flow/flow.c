@@ -20,14 +20,16 @@ enum {
 	CLASS__COUNT
 };
 
+/* Links are pool indices plus one; 0 is none (struct tp_flow). */
 struct flist {
-	struct tp_flow *head, *tail;
+	uint32_t head, tail;
 };
 
 struct tp_flow_table {
-	struct tp_flow **bucket;
+	uint32_t *bucket;
 	uint32_t mask;
-	struct tp_flow *pool;
+	struct tp_flow *pool;        /* pool_mem aligned to a cache line */
+	void *pool_mem;
 	/* TCP analytics, one per TCP flow, outside struct tp_flow so that it
 	 * stays within four cache lines; pages are touched only as slots are
 	 * first used, and only TCP flows take one. */
@@ -36,7 +38,7 @@ struct tp_flow_table {
 	struct tp_tcpa **tcpa_free;  /* stack of freed slots */
 	uint64_t tcpa_nfree, tcpa_next;
 	uint64_t npool;
-	struct tp_flow *free;        /* free list through hnext */
+	uint32_t free;               /* free list through hnext */
 	uint64_t next_unused;        /* pool slots never used yet */
 	struct flist list[CLASS__COUNT];
 	uint64_t timeout[CLASS__COUNT];
@@ -60,6 +62,12 @@ static unsigned class_of(uint8_t proto)
 	}
 }
 
+/* p rounded up to a cache line (NULL stays NULL). */
+static void *line_up(void *p)
+{
+	return p ? (void *)(((uintptr_t)p + 63) & ~(uintptr_t)63) : NULL;
+}
+
 struct tp_flow_table *tp_flow_table_new(uint64_t max_flows,
 					const struct tp_config *cfg,
 					tp_flow_end_fn *end, void *arg)
@@ -70,20 +78,21 @@ struct tp_flow_table *tp_flow_table_new(uint64_t max_flows,
 		return NULL;
 	if (max_flows < 16)
 		max_flows = 16;
+	if (max_flows > UINT32_MAX - 1)
+		max_flows = UINT32_MAX - 1;  /* links are 32-bit */
 	while (nb < max_flows && nb < (1ull << 31))
 		nb <<= 1;
 	t->mask = (uint32_t)(nb - 1);
 	t->npool = max_flows;
 	/* calloc'd pages are committed as flows first touch them, so a large
-	 * cap costs memory only as the table fills. */
+	 * cap costs memory only as the table fills.  calloc, not
+	 * tp_calloc_aligned, which writes every page: one slot more gives
+	 * room to align the pools to a cache line. */
 	t->bucket = tp_calloc(nb, sizeof(*t->bucket));
-	t->pool = tp_calloc(max_flows, sizeof(*t->pool));
-	/* calloc, not tp_calloc_aligned, which writes every page: one slot
-	 * more gives room to align. */
+	t->pool_mem = tp_calloc(max_flows + 1, sizeof(*t->pool));
+	t->pool = line_up(t->pool_mem);
 	t->tcpa_mem = tp_calloc(max_flows + 1, sizeof(*t->tcpa));
-	if (t->tcpa_mem)
-		t->tcpa = (struct tp_tcpa *)(((uintptr_t)t->tcpa_mem + 63) &
-					     ~(uintptr_t)63);
+	t->tcpa = line_up(t->tcpa_mem);
 	t->tcpa_free = tp_calloc(max_flows, sizeof(*t->tcpa_free));
 	if (!t->bucket || !t->pool || !t->tcpa || !t->tcpa_free) {
 		tp_flow_table_free(t);
@@ -105,7 +114,7 @@ void tp_flow_table_free(struct tp_flow_table *t)
 	if (!t)
 		return;
 	tp_free(t->bucket, ((size_t)t->mask + 1) * sizeof(*t->bucket));
-	tp_free(t->pool, t->npool * sizeof(*t->pool));
+	tp_free(t->pool_mem, (t->npool + 1) * sizeof(*t->pool));
 	tp_free(t->tcpa_mem, (t->npool + 1) * sizeof(*t->tcpa));
 	tp_free(t->tcpa_free, t->npool * sizeof(*t->tcpa_free));
 	tp_free(t, sizeof(*t));
@@ -145,35 +154,52 @@ uint32_t tp_flow_key_make(struct tp_flow_key *k, uint8_t *side,
 	return (uint32_t)XXH3_64bits(k, sizeof(*k));
 }
 
-static void list_del(struct flist *l, struct tp_flow *f)
+/* The flow a link names, or NULL. */
+static inline struct tp_flow *at(const struct tp_flow_table *t, uint32_t i)
+{
+	return i ? &t->pool[i - 1] : NULL;
+}
+
+/* The link that names f. */
+static inline uint32_t link_of(const struct tp_flow_table *t,
+			       const struct tp_flow *f)
+{
+	return (uint32_t)(f - t->pool) + 1;
+}
+
+static void list_del(struct tp_flow_table *t, struct flist *l,
+		     struct tp_flow *f)
 {
 	if (f->prev)
-		f->prev->next = f->next;
+		at(t, f->prev)->next = f->next;
 	else
 		l->head = f->next;
 	if (f->next)
-		f->next->prev = f->prev;
+		at(t, f->next)->prev = f->prev;
 	else
 		l->tail = f->prev;
-	f->prev = f->next = NULL;
+	f->prev = f->next = 0;
 }
 
-static void list_add_tail(struct flist *l, struct tp_flow *f)
+static void list_add_tail(struct tp_flow_table *t, struct flist *l,
+			  struct tp_flow *f)
 {
-	f->next = NULL;
+	uint32_t i = link_of(t, f);
+	f->next = 0;
 	f->prev = l->tail;
 	if (l->tail)
-		l->tail->next = f;
+		at(t, l->tail)->next = i;
 	else
-		l->head = f;
-	l->tail = f;
+		l->head = i;
+	l->tail = i;
 }
 
 static void unlink_bucket(struct tp_flow_table *t, struct tp_flow *f)
 {
-	struct tp_flow **pp = &t->bucket[f->hash & t->mask];
-	while (*pp && *pp != f)
-		pp = &(*pp)->hnext;
+	uint32_t i = link_of(t, f);
+	uint32_t *pp = &t->bucket[f->hash & t->mask];
+	while (*pp && *pp != i)
+		pp = &at(t, *pp)->hnext;
 	TP_BUG_ON(!*pp);
 	*pp = f->hnext;
 }
@@ -186,9 +212,9 @@ void tp_flow_end(struct tp_flow_table *t, struct tp_flow *f,
 	if (f->tcpa)
 		t->tcpa_free[t->tcpa_nfree++] = f->tcpa;
 	unlink_bucket(t, f);
-	list_del(&t->list[f->tclass], f);
+	list_del(t, &t->list[f->tclass], f);
 	f->hnext = t->free;
-	t->free = f;
+	t->free = link_of(t, f);
 	t->st.active--;
 	t->st.ended++;
 	if (why == TP_FLOW_END_EVICTED)
@@ -205,7 +231,7 @@ static struct tp_flow *oldest(struct tp_flow_table *t);
 static struct tp_flow *victim(struct tp_flow_table *t)
 {
 	if (t->list[CLASS_CLOSED].head)
-		return t->list[CLASS_CLOSED].head;
+		return at(t, t->list[CLASS_CLOSED].head);
 	return oldest(t);
 }
 
@@ -213,7 +239,7 @@ static struct tp_flow *oldest(struct tp_flow_table *t)
 {
 	struct tp_flow *o = NULL;
 	for (unsigned c = 0; c < CLASS__COUNT; c++) {
-		struct tp_flow *h = t->list[c].head;
+		struct tp_flow *h = at(t, t->list[c].head);
 		if (h && (!o || h->last_ns < o->last_ns))
 			o = h;
 	}
@@ -224,23 +250,23 @@ struct tp_flow *tp_flow_get(struct tp_flow_table *t,
 			    const struct tp_flow_key *k, uint32_t hash,
 			    uint64_t now_ns, bool *created)
 {
-	struct tp_flow **b = &t->bucket[hash & t->mask];
+	uint32_t *b = &t->bucket[hash & t->mask];
 	struct tp_flow *f;
 
-	for (f = *b; f; f = f->hnext)
+	for (f = at(t, *b); f; f = at(t, f->hnext))
 		if (f->hash == hash && memcmp(&f->key, k, sizeof(*k)) == 0) {
 			*created = false;
 			return f;
 		}
 
 	if (t->free) {
-		f = t->free;
+		f = at(t, t->free);
 		t->free = f->hnext;
 	} else if (t->next_unused < t->npool) {
 		f = &t->pool[t->next_unused++];
 	} else {
 		tp_flow_end(t, victim(t), TP_FLOW_END_EVICTED);
-		f = t->free;
+		f = at(t, t->free);
 		t->free = f->hnext;
 	}
 	memset(f, 0, sizeof(*f));
@@ -248,7 +274,7 @@ struct tp_flow *tp_flow_get(struct tp_flow_table *t,
 	f->hash = hash;
 	f->first_ns = f->last_ns = now_ns;
 	f->hnext = *b;
-	*b = f;
+	*b = link_of(t, f);
 	f->tclass = (uint8_t)class_of(k->proto);
 	if (k->proto == 6) {
 		/* never short: every TCP flow holds at most one */
@@ -256,7 +282,7 @@ struct tp_flow *tp_flow_get(struct tp_flow_table *t,
 					: &t->tcpa[t->tcpa_next++];
 		tp_tcpa_init(f->tcpa);
 	}
-	list_add_tail(&t->list[f->tclass], f);
+	list_add_tail(t, &t->list[f->tclass], f);
 	t->st.active++;
 	t->st.created++;
 	if (t->st.active > t->st.peak)
@@ -272,14 +298,14 @@ void tp_flow_prefetch_bucket(const struct tp_flow_table *t, uint32_t hash)
 
 void tp_flow_prefetch_entry(const struct tp_flow_table *t, uint32_t hash)
 {
-	const struct tp_flow *f = t->bucket[hash & t->mask];
+	const struct tp_flow *f = at(t, t->bucket[hash & t->mask]);
 	if (f)
 		__builtin_prefetch(f);
 }
 
 void tp_flow_prefetch_tcpa(const struct tp_flow_table *t, uint32_t hash)
 {
-	const struct tp_flow *f = t->bucket[hash & t->mask];
+	const struct tp_flow *f = at(t, t->bucket[hash & t->mask]);
 	if (f && f->tcpa)
 		tp_tcpa_prefetch(f->tcpa);
 }
@@ -290,9 +316,9 @@ void tp_flow_touch(struct tp_flow_table *t, struct tp_flow *f, uint64_t now_ns)
 	if (now_ns > f->last_ns)
 		f->last_ns = now_ns;
 	/* Fixed-delay classes keep their entry order. */
-	if (f->tclass < CLASS_ATTEMPT && l->tail != f) {
-		list_del(l, f);
-		list_add_tail(l, f);
+	if (f->tclass < CLASS_ATTEMPT && l->tail != link_of(t, f)) {
+		list_del(t, l, f);
+		list_add_tail(t, l, f);
 	}
 }
 
@@ -304,21 +330,21 @@ void tp_flow_set_phase(struct tp_flow_table *t, struct tp_flow *f,
 					      : class_of(f->key.proto);
 	if (c == f->tclass)
 		return;
-	list_del(&t->list[f->tclass], f);
+	list_del(t, &t->list[f->tclass], f);
 	f->tclass = (uint8_t)c;
 	/* The delay of a fixed class runs from now: last_ns is the
 	 * connection's last activity and may be older. */
 	uint64_t ms = now_ns > f->first_ns
 			      ? (now_ns - f->first_ns + 999999) / 1000000 : 0;
 	f->phase_ms = ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms;
-	list_add_tail(&t->list[c], f);
+	list_add_tail(t, &t->list[c], f);
 }
 
 void tp_flow_expire(struct tp_flow_table *t, uint64_t now_ns)
 {
 	for (unsigned c = 0; c < CLASS__COUNT; c++) {
 		struct tp_flow *f;
-		while ((f = t->list[c].head)) {
+		while ((f = at(t, t->list[c].head))) {
 			uint64_t since = c < CLASS_ATTEMPT
 				? f->last_ns
 				: f->first_ns + (uint64_t)f->phase_ms * 1000000;
