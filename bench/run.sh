@@ -263,7 +263,7 @@ if [ -z "$ONLY" ] || [ "$ONLY" = memory ]; then
 	say ""
 	per() { awk -v a="$1" -v b="$2" -v p="$3" -v q="$4" 'BEGIN {printf "%.1f", (a-b)*1024/(p-q)}'; }
 	say "- marginal flow state, 1M vs 10k flows: ($R_MANY - $R_FEW) kB / ($P_MANY - $P_FEW) flows = **$(per "$R_MANY" "$R_FEW" "$P_MANY" "$P_FEW") bytes per flow**"
-	say "- all-in, 1M vs 100 flows (adds the hash buckets, 8 B per slot of flow.max_flows, that 10k flows already touch): ($R_MANY - $R_TINY) kB / ($P_MANY - $P_TINY) flows = **$(per "$R_MANY" "$R_TINY" "$P_MANY" "$P_TINY") bytes per flow**"
+	say "- all-in, 1M vs 100 flows (adds the hash buckets, 4 B per slot of flow.max_flows, that 10k flows already touch): ($R_MANY - $R_TINY) kB / ($P_MANY - $P_TINY) flows = **$(per "$R_MANY" "$R_TINY" "$P_MANY" "$P_TINY") bytes per flow**"
 	timed mem-bench "$BENCHP" -j 1 -r 1 -o "$SHM_DIR/out" "${MEM_SET[@]}" "$MEM_MANY"
 	rm -rf "${SHM_DIR:?}"/out
 	res=$(grep '^RESULT ' "$LOGS/mem-bench.out" | tail -1)
