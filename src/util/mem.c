@@ -80,11 +80,9 @@ void tp_free(void *p, size_t n)
 
 void *tp_calloc_aligned(size_t align, size_t n)
 {
+	if (n >= HUGE_FROM && align < HUGE_PAGE)
+		align = HUGE_PAGE;  /* whole huge pages */
 	size_t rounded = (n + align - 1) & ~(align - 1);
-	if (rounded >= HUGE_FROM && align < HUGE_PAGE) {
-		align = HUGE_PAGE;
-		rounded = (n + align - 1) & ~(align - 1);
-	}
 	void *p = aligned_alloc(align, rounded ? rounded : align);
 	if (!p)
 		return NULL;
